@@ -1,0 +1,88 @@
+# The one home of the project's commands: the README, CI and developers all call these targets.
+# `make demo` and `make check` each do every set-up step they need on a fresh machine.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export PYO3_PYTHON := $(abspath $(PY))
+export VIRTUAL_ENV := $(abspath $(VENV))
+export PATH := $(abspath $(BIN)):$(PATH)
+JS_DIR := tests/js
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.9
+
+$(VENV)/.synced: requirements-dev.txt | $(PY)
+	$(BIN)/uv pip sync --quiet --python $(PY) requirements-dev.txt
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.synced ## create .venv with the pinned dev requirements
+
+.PHONY: build
+build: install ## build the Rust extension (release) into the source tree
+	$(BIN)/maturin develop --release --uv --quiet
+
+.PHONY: build-dev
+build-dev: install ## build the Rust extension without optimisations (fast edit loop)
+	$(BIN)/maturin develop --uv --quiet
+
+$(JS_DIR)/node_modules/.package-lock.json: $(JS_DIR)/package-lock.json
+	cd $(JS_DIR) && npm ci --no-audit --no-fund --silent
+
+.PHONY: js
+js: $(JS_DIR)/node_modules/.package-lock.json ## install the official JS client (pinned) for fidelity tests and benches
+
+.PHONY: format
+format: install ## reformat Python and Rust
+	$(BIN)/ruff format python tests benches
+	$(BIN)/ruff check --fix python tests benches
+	cargo fmt
+
+.PHONY: lint
+lint: build ## every lint: ruff, mypy --strict, stubtest, rustfmt, clippy
+	$(BIN)/ruff format --check python tests benches
+	$(BIN)/ruff check python tests benches
+	$(BIN)/mypy
+	$(PY) -m mypy.stubtest phoenix_fast._native --allowlist .stubtest-allowlist
+	cargo fmt --check
+	cargo clippy --all-targets --all-features --quiet -- -D warnings
+
+.PHONY: test-rust
+test-rust: ## the pure Rust core's tests
+	cargo test --quiet
+
+.PHONY: test-python
+test-python: build js ## the Python tests (and benchmarks as smoke tests)
+	$(BIN)/pytest -q
+
+.PHONY: test
+test: test-rust test-python ## every test
+
+.PHONY: check
+check: lint test ## set up, then run every lint and every test (what CI runs)
+
+.PHONY: demo
+demo: build ## the main job
+	$(PY) -m phoenix_fast.demo
+
+.PHONY: bench
+bench: build js ## run the benchmarks for real
+	$(BIN)/pytest benches --benchmark-enable --benchmark-only --benchmark-disable-gc --benchmark-columns=min,median,mean,ops
+
+.PHONY: lock
+lock: $(PY) ## re-pin requirements-dev.txt from requirements-dev.in
+	$(BIN)/uv pip compile --quiet requirements-dev.in -o requirements-dev.txt --python $(PY)
+
+.PHONY: fuzz
+fuzz: ## run each cargo-fuzz target for FUZZ_SECONDS (needs a nightly toolchain and cargo-fuzz)
+	for t in $$(cargo +nightly fuzz list --fuzz-dir rust/fuzz); do \
+		cargo +nightly fuzz run --fuzz-dir rust/fuzz $$t -- -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done

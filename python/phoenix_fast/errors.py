@@ -1,0 +1,125 @@
+"""Every exception phoenix_fast raises, in one tree::
+
+    PhoenixError
+    ├── ProtocolError (also ValueError)      the peer or the caller broke the wire format
+    │   ├── DecodeError                      a frame that cannot be decoded
+    │   ├── EncodeError                      a message that cannot be encoded
+    │   └── WebSocketProtocolError           a WebSocket framing or handshake violation
+    ├── TransportError                       the connection itself failed
+    │   ├── ConnectError                     could not connect (refused, 403, bad handshake)
+    │   ├── ConnectionClosed                 the connection closed under a pending operation
+    │   └── HeartbeatTimeout                 the server stopped answering heartbeats
+    ├── ChannelError                         a channel operation failed on the server's word
+    │   ├── JoinError                        the server refused a join (carries its response)
+    │   ├── PushError                        a push was answered with a non-ok status
+    │   └── ChannelClosed                    the channel closed while an operation waited
+    ├── PushTimeout (also TimeoutError)      no reply within the push's timeout
+    └── InvalidState (also RuntimeError)     misuse: joining twice, pushing before join, ...
+
+Catch ``PhoenixError`` for everything; the builtin bases let ``except ValueError`` and
+``except TimeoutError`` work as Python users expect.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ChannelClosed",
+    "ChannelError",
+    "ConnectError",
+    "ConnectionClosed",
+    "DecodeError",
+    "EncodeError",
+    "HeartbeatTimeout",
+    "InvalidState",
+    "JoinError",
+    "PhoenixError",
+    "ProtocolError",
+    "PushError",
+    "PushTimeout",
+    "TransportError",
+    "WebSocketProtocolError",
+]
+
+
+class PhoenixError(Exception):
+    """The root of every phoenix_fast exception."""
+
+
+class ProtocolError(PhoenixError, ValueError):
+    """Data that breaks the Phoenix or WebSocket wire format."""
+
+
+class DecodeError(ProtocolError):
+    """A frame that cannot be decoded; the message says what was wrong and where."""
+
+
+class EncodeError(ProtocolError):
+    """A message that cannot be encoded (a binary field over 255 bytes, say)."""
+
+
+class WebSocketProtocolError(ProtocolError):
+    """The server broke RFC 6455 (bad framing, bad handshake, oversized message)."""
+
+
+class TransportError(PhoenixError):
+    """The connection failed."""
+
+
+class ConnectError(TransportError):
+    """The connection could not be established.
+
+    ``status`` is the HTTP status when the server answered the upgrade with one (403 for a
+    refused connect), else None.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ConnectionClosed(TransportError):
+    """The connection closed while an operation was waiting on it."""
+
+    def __init__(self, message: str, code: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+
+
+class HeartbeatTimeout(TransportError):
+    """A heartbeat got no reply in time: the link is presumed dead."""
+
+
+class ChannelError(PhoenixError):
+    """A channel operation failed on the server's word."""
+
+
+class _ServerAnswer(ChannelError):
+    """A failure that carries the server's reply: its ``status`` and ``response``."""
+
+    def __init__(self, message: str, status: str, response: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.response = response
+
+
+class JoinError(_ServerAnswer):
+    """The server refused a join; ``response`` is its reply (``{"reason": ...}`` usually)."""
+
+
+class PushError(_ServerAnswer):
+    """A push was answered with a status other than ``ok``."""
+
+
+class ChannelClosed(ChannelError):
+    """The channel closed while an operation waited on it."""
+
+
+class PushTimeout(PhoenixError, TimeoutError):
+    """No reply arrived within the push's timeout."""
+
+
+class InvalidState(PhoenixError, RuntimeError):
+    """The API was used out of order (joining twice, pushing before ``join()``, ...)."""

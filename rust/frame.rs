@@ -1,0 +1,332 @@
+//! Phoenix frames: the V2 array envelope, the V1 object envelope and the V2 binary frames.
+//!
+//! Decoding borrows from the input wherever it can: fields are `Cow<str>` (owned only when a
+//! JSON string held escapes) and the payload is a slice handed whole to the payload decoder.
+
+use std::borrow::Cow;
+
+use crate::error::FrameError;
+use crate::json::{
+    malformed, parse_opt_string, parse_req_string, skip_value, skip_ws, write_opt_string,
+    write_string,
+};
+
+/// Binary frame kinds (the first byte of a binary frame).
+pub const KIND_PUSH: u8 = 0;
+pub const KIND_REPLY: u8 = 1;
+pub const KIND_BROADCAST: u8 = 2;
+
+/// The event name the client presents a binary reply under.
+pub const REPLY_EVENT: &str = "phx_reply";
+
+/// Where a frame's payload is, and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload<'a> {
+    /// A JSON value (normally an object), still encoded.
+    Json(&'a [u8]),
+    /// The raw bytes of a binary push or broadcast.
+    Binary(&'a [u8]),
+    /// A binary reply: presented as `{"status": status, "response": <bytes>}`.
+    BinaryReply { status: Cow<'a, str>, response: &'a [u8] },
+}
+
+/// One decoded frame, borrowing from the buffer it was decoded from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame<'a> {
+    pub join_ref: Option<Cow<'a, str>>,
+    pub ref_: Option<Cow<'a, str>>,
+    pub topic: Cow<'a, str>,
+    pub event: Cow<'a, str>,
+    pub payload: Payload<'a>,
+}
+
+/// Decodes a V2 text frame: `[join_ref, ref, topic, event, payload]`.
+pub fn decode_v2_text(buf: &[u8]) -> Result<Frame<'_>, FrameError> {
+    let mut pos = skip_ws(buf, 0);
+    match buf.get(pos) {
+        None => return Err(FrameError::Empty),
+        Some(b'[') => pos += 1,
+        Some(_) => return Err(malformed("expected '['", pos)),
+    }
+    let (join_ref, pos) = parse_opt_string(buf, skip_ws(buf, pos), "join_ref")
+        .map_err(|e| arity_if_closed(buf, pos, 0, e))?;
+    let pos = expect_comma(buf, pos, 1)?;
+    let (ref_, pos) = parse_opt_string(buf, pos, "ref")?;
+    let pos = expect_comma(buf, pos, 2)?;
+    let (topic, pos) = parse_req_string(buf, pos, "topic")?;
+    let pos = expect_comma(buf, pos, 3)?;
+    let (event, pos) = parse_req_string(buf, pos, "event")?;
+    let pos = expect_comma(buf, pos, 4)?;
+    let end = skip_value(buf, pos)?;
+    let payload = &buf[pos..end];
+    let pos = skip_ws(buf, end);
+    match buf.get(pos) {
+        Some(b']') => {}
+        Some(b',') => return Err(FrameError::Arity { found: 6 + count_more(buf, pos) }),
+        _ => return Err(malformed("expected ']'", pos)),
+    }
+    if skip_ws(buf, pos + 1) != buf.len() {
+        return Err(malformed("trailing data after the frame", pos + 1));
+    }
+    Ok(Frame { join_ref, ref_, topic, event, payload: Payload::Json(payload) })
+}
+
+/// `[]` has arity 0: report that rather than a type error on the first field.
+fn arity_if_closed(buf: &[u8], pos: usize, found: usize, err: FrameError) -> FrameError {
+    if buf.get(skip_ws(buf, pos)) == Some(&b']') {
+        FrameError::Arity { found }
+    } else {
+        err
+    }
+}
+
+/// Expects a comma before element `index`; a `]` there means the array is too short.
+fn expect_comma(buf: &[u8], pos: usize, index: usize) -> Result<usize, FrameError> {
+    let pos = skip_ws(buf, pos);
+    match buf.get(pos) {
+        Some(b',') => Ok(skip_ws(buf, pos + 1)),
+        Some(b']') => Err(FrameError::Arity { found: index }),
+        _ => Err(malformed("expected ','", pos)),
+    }
+}
+
+/// Counts the further elements after a sixth one starts at the comma at `pos` (for the message).
+fn count_more(buf: &[u8], mut pos: usize) -> usize {
+    let mut extra = 0usize;
+    while buf.get(pos) == Some(&b',') {
+        let Ok(end) = skip_value(buf, skip_ws(buf, pos + 1)) else { break };
+        pos = skip_ws(buf, end);
+        extra += 1;
+    }
+    extra.saturating_sub(1)
+}
+
+/// Decodes a V1 text frame: `{"topic", "event", "payload", "ref", "join_ref"?}` in any order.
+pub fn decode_v1_text(buf: &[u8]) -> Result<Frame<'_>, FrameError> {
+    let mut pos = skip_ws(buf, 0);
+    match buf.get(pos) {
+        None => return Err(FrameError::Empty),
+        Some(b'{') => pos = skip_ws(buf, pos + 1),
+        Some(_) => return Err(malformed("expected '{'", pos)),
+    }
+    let mut fields = V1Fields::default();
+    if buf.get(pos) == Some(&b'}') {
+        pos += 1;
+    } else {
+        loop {
+            pos = fields.parse_member(buf, pos)?;
+            pos = skip_ws(buf, pos);
+            match buf.get(pos) {
+                Some(b',') => pos = skip_ws(buf, pos + 1),
+                Some(b'}') => {
+                    pos += 1;
+                    break;
+                }
+                _ => return Err(malformed("expected ',' or '}'", pos)),
+            }
+        }
+    }
+    if skip_ws(buf, pos) != buf.len() {
+        return Err(malformed("trailing data after the frame", pos));
+    }
+    fields.into_frame()
+}
+
+#[derive(Default)]
+struct V1Fields<'a> {
+    topic: Option<Cow<'a, str>>,
+    event: Option<Cow<'a, str>>,
+    payload: Option<&'a [u8]>,
+    ref_: Option<Cow<'a, str>>,
+    join_ref: Option<Cow<'a, str>>,
+}
+
+impl<'a> V1Fields<'a> {
+    fn parse_member(&mut self, buf: &'a [u8], pos: usize) -> Result<usize, FrameError> {
+        let (key, pos) = parse_req_string(buf, pos, "key")?;
+        let pos = skip_ws(buf, pos);
+        if buf.get(pos) != Some(&b':') {
+            return Err(malformed("expected ':'", pos));
+        }
+        let pos = skip_ws(buf, pos + 1);
+        match key.as_ref() {
+            "topic" => parse_req_string(buf, pos, "topic").map(|(v, e)| {
+                self.topic = Some(v);
+                e
+            }),
+            "event" => parse_req_string(buf, pos, "event").map(|(v, e)| {
+                self.event = Some(v);
+                e
+            }),
+            "ref" => parse_opt_string(buf, pos, "ref").map(|(v, e)| {
+                self.ref_ = v;
+                e
+            }),
+            "join_ref" => parse_opt_string(buf, pos, "join_ref").map(|(v, e)| {
+                self.join_ref = v;
+                e
+            }),
+            "payload" => skip_value(buf, pos).map(|e| {
+                self.payload = Some(&buf[pos..e]);
+                e
+            }),
+            _ => skip_value(buf, pos),
+        }
+    }
+
+    fn into_frame(self) -> Result<Frame<'a>, FrameError> {
+        Ok(Frame {
+            topic: self.topic.ok_or(FrameError::MissingKey("topic"))?,
+            event: self.event.ok_or(FrameError::MissingKey("event"))?,
+            payload: Payload::Json(self.payload.ok_or(FrameError::MissingKey("payload"))?),
+            ref_: self.ref_,
+            join_ref: self.join_ref,
+        })
+    }
+}
+
+/// Reads binary frames field by field, checking every length against what is there.
+struct BinReader<'a> {
+    buf: &'a [u8],
+    kind: u8,
+    pos: usize,
+}
+
+impl<'a> BinReader<'a> {
+    fn header(&mut self, n: usize) -> Result<&'a [u8], FrameError> {
+        self.take(n)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], FrameError> {
+        let end = self.pos + n;
+        let Some(bytes) = self.buf.get(self.pos..end) else {
+            return Err(FrameError::Truncated { kind: self.kind, need: end, have: self.buf.len() });
+        };
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    fn text(&mut self, len: u8, field: &'static str) -> Result<Cow<'a, str>, FrameError> {
+        let bytes = self.take(usize::from(len))?;
+        simdutf8::basic::from_utf8(bytes)
+            .map(Cow::Borrowed)
+            .map_err(|_| FrameError::InvalidUtf8 { field })
+    }
+
+    /// A ref field: the server writes a missing ref as the empty string.
+    fn opt_text(&mut self, len: u8, field: &'static str) -> Result<Option<Cow<'a, str>>, FrameError> {
+        let text = self.text(len, field)?;
+        Ok(if text.is_empty() { None } else { Some(text) })
+    }
+
+    fn rest(&self) -> &'a [u8] {
+        &self.buf[self.pos..]
+    }
+}
+
+/// Decodes a binary frame sent by the server (kinds push 0, reply 1 and broadcast 2).
+///
+/// An empty join_ref or ref (what Phoenix writes for a missing one) decodes as `None`.
+pub fn decode_binary(buf: &[u8]) -> Result<Frame<'_>, FrameError> {
+    let Some(&kind) = buf.first() else { return Err(FrameError::Empty) };
+    let mut r = BinReader { buf, kind, pos: 1 };
+    match kind {
+        KIND_PUSH => {
+            let h = r.header(3)?;
+            let join_ref = r.opt_text(h[0], "join_ref")?;
+            let topic = r.text(h[1], "topic")?;
+            let event = r.text(h[2], "event")?;
+            Ok(Frame { join_ref, ref_: None, topic, event, payload: Payload::Binary(r.rest()) })
+        }
+        KIND_REPLY => {
+            let h = r.header(4)?;
+            let join_ref = r.opt_text(h[0], "join_ref")?;
+            let ref_ = r.opt_text(h[1], "ref")?;
+            let topic = r.text(h[2], "topic")?;
+            let status = r.text(h[3], "status")?;
+            let payload = Payload::BinaryReply { status, response: r.rest() };
+            Ok(Frame { join_ref, ref_, topic, event: Cow::Borrowed(REPLY_EVENT), payload })
+        }
+        KIND_BROADCAST => {
+            let h = r.header(2)?;
+            let topic = r.text(h[0], "topic")?;
+            let event = r.text(h[1], "event")?;
+            Ok(Frame { join_ref: None, ref_: None, topic, event, payload: Payload::Binary(r.rest()) })
+        }
+        other => Err(FrameError::UnknownKind(other)),
+    }
+}
+
+/// The header fields of a frame to encode.
+#[derive(Debug, Clone, Copy)]
+pub struct Header<'a> {
+    pub join_ref: Option<&'a str>,
+    pub ref_: Option<&'a str>,
+    pub topic: &'a str,
+    pub event: &'a str,
+}
+
+/// Appends a V2 text frame; `payload_json` is the already encoded payload.
+pub fn encode_v2_text(out: &mut Vec<u8>, h: &Header<'_>, payload_json: &[u8]) {
+    out.reserve(payload_json.len() + h.topic.len() + h.event.len() + 32);
+    out.push(b'[');
+    write_opt_string(out, h.join_ref);
+    out.push(b',');
+    write_opt_string(out, h.ref_);
+    out.push(b',');
+    write_string(out, h.topic);
+    out.push(b',');
+    write_string(out, h.event);
+    out.push(b',');
+    out.extend_from_slice(payload_json);
+    out.push(b']');
+}
+
+/// Appends a V1 text frame (`join_ref` is included when present; Phoenix's V1 accepts it).
+pub fn encode_v1_text(out: &mut Vec<u8>, h: &Header<'_>, payload_json: &[u8]) {
+    out.reserve(payload_json.len() + h.topic.len() + h.event.len() + 64);
+    out.extend_from_slice(b"{\"topic\":");
+    write_string(out, h.topic);
+    out.extend_from_slice(b",\"event\":");
+    write_string(out, h.event);
+    out.extend_from_slice(b",\"payload\":");
+    out.extend_from_slice(payload_json);
+    out.extend_from_slice(b",\"ref\":");
+    write_opt_string(out, h.ref_);
+    if let Some(join_ref) = h.join_ref {
+        out.extend_from_slice(b",\"join_ref\":");
+        write_string(out, join_ref);
+    }
+    out.push(b'}');
+}
+
+fn field_len(value: &str, field: &'static str) -> Result<u8, FrameError> {
+    u8::try_from(value.len()).map_err(|_| FrameError::FieldTooLong { field, len: value.len() })
+}
+
+/// Appends a client binary push (kind 0 with a 4-byte header).
+///
+/// A missing join_ref or ref is written as the empty string, as the server writes its own
+/// missing refs (the JS client writes the text `null` there instead).
+pub fn encode_binary_push(out: &mut Vec<u8>, h: &Header<'_>, payload: &[u8]) -> Result<(), FrameError> {
+    let join_ref = h.join_ref.unwrap_or("");
+    let ref_ = h.ref_.unwrap_or("");
+    let lens = [
+        field_len(join_ref, "join_ref")?,
+        field_len(ref_, "ref")?,
+        field_len(h.topic, "topic")?,
+        field_len(h.event, "event")?,
+    ];
+    out.reserve(5 + join_ref.len() + ref_.len() + h.topic.len() + h.event.len() + payload.len());
+    out.push(KIND_PUSH);
+    out.extend_from_slice(&lens);
+    for field in [join_ref, ref_, h.topic, h.event] {
+        out.extend_from_slice(field.as_bytes());
+    }
+    out.extend_from_slice(payload);
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "frame_tests.rs"]
+mod tests;

@@ -1,0 +1,311 @@
+//! The little JSON the envelope needs: strings, null, skipping a value, and escaping.
+//!
+//! Payloads are never parsed here. The envelope parser only finds where a payload starts and
+//! ends; the payload slice then goes whole to the payload decoder (orjson by default).
+
+use std::borrow::Cow;
+
+use crate::error::FrameError;
+
+/// Position of the first byte at or after `pos` that is not JSON whitespace.
+#[inline]
+pub fn skip_ws(buf: &[u8], mut pos: usize) -> usize {
+    while let Some(b) = buf.get(pos) {
+        if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            break;
+        }
+        pos += 1;
+    }
+    pos
+}
+
+#[cold]
+#[inline(never)]
+pub fn malformed(what: &'static str, pos: usize) -> FrameError {
+    FrameError::Json { what, pos }
+}
+
+/// Parses a JSON string starting at `pos` (which must hold `"`). Returns the unescaped text and
+/// the position just past the closing quote. Borrows when the string has no escapes.
+pub fn parse_string<'a>(
+    buf: &'a [u8],
+    pos: usize,
+    field: &'static str,
+) -> Result<(Cow<'a, str>, usize), FrameError> {
+    let start = pos + 1;
+    let mut i = start;
+    loop {
+        match buf.get(i) {
+            None => return Err(malformed("unterminated string", pos)),
+            Some(b'"') => {
+                let text = utf8(&buf[start..i], field)?;
+                return Ok((Cow::Borrowed(text), i + 1));
+            }
+            Some(b'\\') => return parse_escaped(buf, pos, i, field),
+            Some(&b) if b < 0x20 => return Err(malformed("control character in string", i)),
+            Some(_) => i += 1,
+        }
+    }
+}
+
+fn utf8<'a>(bytes: &'a [u8], field: &'static str) -> Result<&'a str, FrameError> {
+    simdutf8::basic::from_utf8(bytes).map_err(|_| FrameError::InvalidUtf8 { field })
+}
+
+/// The slow path of `parse_string`: the string holds escapes from `first_escape` on.
+fn parse_escaped<'a>(
+    buf: &'a [u8],
+    pos: usize,
+    first_escape: usize,
+    field: &'static str,
+) -> Result<(Cow<'a, str>, usize), FrameError> {
+    let mut out: Vec<u8> = buf[pos + 1..first_escape].to_vec();
+    let mut i = first_escape;
+    loop {
+        match buf.get(i) {
+            None => return Err(malformed("unterminated string", pos)),
+            Some(b'"') => {
+                let text = String::from_utf8(out).map_err(|_| FrameError::InvalidUtf8 { field })?;
+                return Ok((Cow::Owned(text), i + 1));
+            }
+            Some(b'\\') => i = unescape_one(buf, i, &mut out)?,
+            Some(&b) if b < 0x20 => return Err(malformed("control character in string", i)),
+            Some(&b) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+}
+
+/// Decodes the escape sequence at `i` (a backslash) into `out`; returns the next position.
+fn unescape_one(buf: &[u8], i: usize, out: &mut Vec<u8>) -> Result<usize, FrameError> {
+    let simple = match buf.get(i + 1) {
+        Some(b'"') => b'"',
+        Some(b'\\') => b'\\',
+        Some(b'/') => b'/',
+        Some(b'b') => 0x08,
+        Some(b'f') => 0x0c,
+        Some(b'n') => b'\n',
+        Some(b'r') => b'\r',
+        Some(b't') => b'\t',
+        Some(b'u') => return unescape_unicode(buf, i, out),
+        _ => return Err(malformed("invalid escape", i)),
+    };
+    out.push(simple);
+    Ok(i + 2)
+}
+
+fn hex4(buf: &[u8], at: usize) -> Result<u32, FrameError> {
+    let digits = buf.get(at..at + 4).ok_or_else(|| malformed("truncated \\u escape", at))?;
+    let mut value = 0u32;
+    for &d in digits {
+        let nibble = (d as char).to_digit(16).ok_or_else(|| malformed("invalid \\u escape", at))?;
+        value = value * 16 + nibble;
+    }
+    Ok(value)
+}
+
+fn unescape_unicode(buf: &[u8], i: usize, out: &mut Vec<u8>) -> Result<usize, FrameError> {
+    let high = hex4(buf, i + 2)?;
+    let (code, next) = if (0xD800..0xDC00).contains(&high) {
+        if buf.get(i + 6..i + 8) != Some(b"\\u") {
+            return Err(malformed("unpaired surrogate", i));
+        }
+        let low = hex4(buf, i + 8)?;
+        if !(0xDC00..0xE000).contains(&low) {
+            return Err(malformed("unpaired surrogate", i));
+        }
+        (0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00), i + 12)
+    } else {
+        (high, i + 6)
+    };
+    let ch = char::from_u32(code).ok_or_else(|| malformed("unpaired surrogate", i))?;
+    let mut utf8_buf = [0u8; 4];
+    out.extend_from_slice(ch.encode_utf8(&mut utf8_buf).as_bytes());
+    Ok(next)
+}
+
+/// Parses a string or `null` at `pos` (after whitespace).
+pub fn parse_opt_string<'a>(
+    buf: &'a [u8],
+    pos: usize,
+    field: &'static str,
+) -> Result<(Option<Cow<'a, str>>, usize), FrameError> {
+    match buf.get(pos) {
+        Some(b'"') => parse_string(buf, pos, field).map(|(s, end)| (Some(s), end)),
+        Some(b'n') if buf.get(pos..pos + 4) == Some(b"null") => Ok((None, pos + 4)),
+        _ => Err(FrameError::FieldType { field, expected: "a string or null" }),
+    }
+}
+
+/// Parses a string (not null) at `pos`.
+pub fn parse_req_string<'a>(
+    buf: &'a [u8],
+    pos: usize,
+    field: &'static str,
+) -> Result<(Cow<'a, str>, usize), FrameError> {
+    match buf.get(pos) {
+        Some(b'"') => parse_string(buf, pos, field),
+        _ => Err(FrameError::FieldType { field, expected: "a string" }),
+    }
+}
+
+/// Finds the end of the JSON value at `pos` without building it. Brackets are balanced and
+/// strings skipped with their escapes; scalars end at the next delimiter. Full validation is
+/// the payload decoder's job.
+pub fn skip_value(buf: &[u8], pos: usize) -> Result<usize, FrameError> {
+    match buf.get(pos) {
+        None => Err(malformed("expected a value", pos)),
+        Some(b'"') => skip_string(buf, pos),
+        Some(b'{' | b'[') => skip_container(buf, pos),
+        Some(_) => skip_scalar(buf, pos),
+    }
+}
+
+fn skip_string(buf: &[u8], pos: usize) -> Result<usize, FrameError> {
+    let mut i = pos + 1;
+    loop {
+        let rest = buf.get(i..).unwrap_or_default();
+        match memchr::memchr2(b'"', b'\\', rest) {
+            None => return Err(malformed("unterminated string", pos)),
+            Some(off) if rest[off] == b'"' => return Ok(i + off + 1),
+            Some(off) => i += off + 2,
+        }
+    }
+}
+
+fn skip_container(buf: &[u8], pos: usize) -> Result<usize, FrameError> {
+    let mut depth = 0usize;
+    let mut i = pos;
+    while let Some(&b) = buf.get(i) {
+        match b {
+            b'"' => {
+                i = skip_string(buf, i)?;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Err(malformed("unterminated array or object", pos))
+}
+
+fn skip_scalar(buf: &[u8], pos: usize) -> Result<usize, FrameError> {
+    let mut i = pos;
+    while let Some(b) = buf.get(i) {
+        if matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r') {
+            break;
+        }
+        i += 1;
+    }
+    if i == pos {
+        return Err(malformed("expected a value", pos));
+    }
+    Ok(i)
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn write_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        write_escape(out, b);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+fn write_escape(out: &mut Vec<u8>, b: u8) {
+    match b {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        _ => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        }
+    }
+}
+
+/// Appends a string literal or `null`.
+pub fn write_opt_string(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => write_string(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn round_trip(s: &str) -> String {
+        let mut out = Vec::new();
+        write_string(&mut out, s);
+        let (parsed, end) = parse_string(&out, 0, "t").unwrap();
+        assert_eq!(end, out.len());
+        parsed.into_owned()
+    }
+
+    #[test]
+    fn escapes_round_trip() {
+        for s in ["", "plain", "quo\"te", "back\\slash", "nl\n\r\t", "\u{1}\u{1f}", "café 🚀"] {
+            assert_eq!(round_trip(s), s);
+        }
+    }
+
+    #[test]
+    fn unicode_escapes_and_surrogates() {
+        let (s, _) = parse_string(br#""\u00e9\ud83d\ude80\/""#, 0, "t").unwrap();
+        assert_eq!(s, "é🚀/");
+        assert!(parse_string(br#""\ud83d""#, 0, "t").is_err());
+        assert!(parse_string(br#""\ude80""#, 0, "t").is_err());
+        assert!(parse_string(br#""\x""#, 0, "t").is_err());
+        assert!(parse_string(br#""\u12""#, 0, "t").is_err());
+        assert!(parse_string(b"\"abc", 0, "t").is_err());
+        assert!(parse_string(b"\"\xff\"", 0, "t").is_err());
+    }
+
+    #[test]
+    fn skips_values() {
+        let cases: &[(&[u8], usize)] = &[
+            (br#"{"a":[1,2,{"b":"]}"}]} tail"#, 22),
+            (br#""x\"y" tail"#, 6),
+            (b"123,", 3),
+            (b"null]", 4),
+            (b"[]", 2),
+        ];
+        for (buf, end) in cases {
+            assert_eq!(skip_value(buf, 0).unwrap(), *end, "{}", String::from_utf8_lossy(buf));
+        }
+        assert!(skip_value(b"{\"a\":1", 0).is_err());
+        assert!(skip_value(b"", 0).is_err());
+        assert!(skip_value(b"]", 0).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_round_trips(s in any::<String>()) {
+            prop_assert_eq!(round_trip(&s), s);
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! `Codec`: Phoenix frames to `Message` records and back, with a pluggable payload decoder.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString};
+
+use super::errors::{decode_error, decode_error_msg, encode_error, encode_error_msg};
+use super::message::new_message;
+use super::strings::StringCache;
+use crate::frame::{self, Frame, Header, Payload};
+
+/// Encodes and decodes Phoenix frames of one serializer version.
+///
+/// Payloads are decoded with `loads(bytes)` and encoded with `dumps(obj) -> bytes | str`.
+#[pyclass(module = "phoenix_fast._native")]
+pub struct Codec {
+    v2: bool,
+    loads: Py<PyAny>,
+    dumps: Py<PyAny>,
+    strings: StringCache,
+}
+
+impl Codec {
+    fn decode_frame_bytes<'a>(&self, raw: &'a [u8]) -> Result<Frame<'a>, crate::error::FrameError> {
+        if self.v2 { frame::decode_v2_text(raw) } else { frame::decode_v1_text(raw) }
+    }
+
+    /// Turns a decoded frame into a `Message`, decoding its payload.
+    pub fn to_message<'py>(&mut self, py: Python<'py>, f: &Frame<'_>) -> PyResult<Bound<'py, PyAny>> {
+        let payload = match &f.payload {
+            Payload::Json(bytes) => self.load_payload(py, bytes)?,
+            Payload::Binary(bytes) => PyBytes::new(py, bytes).into_any(),
+            Payload::BinaryReply { status, response } => {
+                let dict = PyDict::new(py);
+                dict.set_item(pyo3::intern!(py, "status"), self.strings.get(py, status))?;
+                dict.set_item(pyo3::intern!(py, "response"), PyBytes::new(py, response))?;
+                dict.into_any()
+            }
+        };
+        let none = || py.None().into_bound(py);
+        let join_ref = f.join_ref.as_deref().map_or_else(none, |s| PyString::new(py, s).into_any());
+        let ref_ = f.ref_.as_deref().map_or_else(none, |s| PyString::new(py, s).into_any());
+        let topic = self.strings.get(py, &f.topic).into_any();
+        let event = self.strings.get(py, &f.event).into_any();
+        new_message(py, [join_ref, ref_, topic, event, payload])
+    }
+
+    fn load_payload<'py>(&self, py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        self.loads.bind(py).call1((PyBytes::new(py, bytes),)).map_err(|err| {
+            let wrapped = decode_error_msg(format!("payload is not valid JSON: {}", err.value(py)));
+            wrapped.set_cause(py, Some(err));
+            wrapped
+        })
+    }
+
+    /// Decodes one text frame given as UTF-8 bytes.
+    pub fn decode_text_bytes<'py>(&mut self, py: Python<'py>, raw: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        let f = self.decode_frame_bytes(raw).map_err(|e| decode_error(&e))?;
+        self.to_message(py, &f)
+    }
+
+    /// Decodes one binary frame.
+    pub fn decode_binary_bytes<'py>(&mut self, py: Python<'py>, raw: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        if !self.v2 {
+            return Err(decode_error_msg("binary frames need the V2 serializer".to_owned()));
+        }
+        let f = frame::decode_binary(raw).map_err(|e| decode_error(&e))?;
+        self.to_message(py, &f)
+    }
+
+    fn decode_any<'py>(&mut self, py: Python<'py>, raw: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        if let Ok(text) = raw.cast::<PyString>() {
+            let text = text.to_str()?;
+            return self.decode_text_bytes(py, text.as_bytes());
+        }
+        if let Ok(bytes) = raw.cast::<PyBytes>() {
+            return self.decode_binary_bytes(py, bytes.as_bytes());
+        }
+        Err(decode_error_msg(format!(
+            "a frame must be str (text) or bytes (binary), not {}",
+            raw.get_type().name()?
+        )))
+    }
+
+    fn dump_payload(&self, py: Python<'_>, payload: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+        let dumped = self.dumps.bind(py).call1((payload,)).map_err(|err| {
+            let wrapped = encode_error_msg(format!("payload could not be encoded: {}", err.value(py)));
+            wrapped.set_cause(py, Some(err));
+            wrapped
+        })?;
+        if let Ok(bytes) = dumped.cast::<PyBytes>() {
+            return Ok(bytes.as_bytes().to_vec());
+        }
+        if let Ok(text) = dumped.cast::<PyString>() {
+            return Ok(text.to_str()?.as_bytes().to_vec());
+        }
+        Err(encode_error_msg("dumps must return bytes or str".to_owned()))
+    }
+
+    /// Encodes a frame into raw bytes; returns whether it is a binary frame.
+    pub fn encode_raw(
+        &self,
+        py: Python<'_>,
+        h: &Header<'_>,
+        payload: &Bound<'_, PyAny>,
+        out: &mut Vec<u8>,
+    ) -> PyResult<bool> {
+        if let Some(binary) = binary_payload(payload)? {
+            if !self.v2 {
+                return Err(encode_error_msg("binary payloads need the V2 serializer".to_owned()));
+            }
+            frame::encode_binary_push(out, h, &binary).map_err(|e| encode_error(&e))?;
+            return Ok(true);
+        }
+        let json = self.dump_payload(py, payload)?;
+        if self.v2 {
+            frame::encode_v2_text(out, h, &json);
+        } else {
+            frame::encode_v1_text(out, h, &json);
+        }
+        Ok(false)
+    }
+}
+
+/// The bytes of a binary payload (bytes, bytearray or memoryview), or None for a JSON payload.
+fn binary_payload(payload: &Bound<'_, PyAny>) -> PyResult<Option<Vec<u8>>> {
+    if let Ok(bytes) = payload.cast::<PyBytes>() {
+        return Ok(Some(bytes.as_bytes().to_vec()));
+    }
+    if let Ok(array) = payload.cast::<PyByteArray>() {
+        return Ok(Some(array.to_vec()));
+    }
+    if payload.cast::<PyMemoryView>().is_ok() {
+        let bytes = payload.call_method0(pyo3::intern!(payload.py(), "tobytes"))?;
+        return Ok(Some(bytes.cast::<PyBytes>()?.as_bytes().to_vec()));
+    }
+    Ok(None)
+}
+
+#[pymethods]
+impl Codec {
+    #[new]
+    #[pyo3(signature = (vsn_major, loads, dumps))]
+    fn new(vsn_major: u8, loads: Py<PyAny>, dumps: Py<PyAny>) -> PyResult<Self> {
+        if !matches!(vsn_major, 1 | 2) {
+            return Err(PyValueError::new_err(format!(
+                "unsupported serializer version {vsn_major}: expected 1 or 2"
+            )));
+        }
+        Ok(Self { v2: vsn_major == 2, loads, dumps, strings: StringCache::default() })
+    }
+
+    /// The major serializer version: 1 or 2.
+    #[getter]
+    fn vsn_major(&self) -> u8 {
+        if self.v2 { 2 } else { 1 }
+    }
+
+    /// Decodes one frame: `str` is a text frame, `bytes` a binary frame.
+    fn decode<'py>(&mut self, py: Python<'py>, raw: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        self.decode_any(py, raw)
+    }
+
+    /// Decodes one text frame given as UTF-8 bytes (as a transport reads it).
+    fn decode_text<'py>(&mut self, py: Python<'py>, raw: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        self.decode_text_bytes(py, raw)
+    }
+
+    /// Decodes every frame of a list in one call. A frame that fails to decode is replaced by
+    /// its `DecodeError` instance, so one bad frame never costs the others.
+    fn decode_batch<'py>(&mut self, py: Python<'py>, frames: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        for raw in frames.iter() {
+            match self.decode_any(py, &raw) {
+                Ok(msg) => out.append(msg)?,
+                Err(err) => out.append(err.into_value(py))?,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Encodes a frame: `str` for a text frame, `bytes` for a binary one (a bytes-like payload).
+    #[pyo3(signature = (join_ref, ref_, topic, event, payload))]
+    fn encode<'py>(
+        &self,
+        py: Python<'py>,
+        join_ref: Option<&str>,
+        ref_: Option<&str>,
+        topic: &str,
+        event: &str,
+        payload: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut out = Vec::new();
+        let h = Header { join_ref, ref_, topic, event };
+        if self.encode_raw(py, &h, payload, &mut out)? {
+            return Ok(PyBytes::new(py, &out).into_any());
+        }
+        let text = std::str::from_utf8(&out)
+            .map_err(|_| encode_error_msg("dumps returned bytes that are not UTF-8".to_owned()))?;
+        Ok(PyString::new(py, text).into_any())
+    }
+
+    /// Encodes a frame to bytes for a transport: `(data, is_binary)`.
+    #[pyo3(signature = (join_ref, ref_, topic, event, payload))]
+    fn encode_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        join_ref: Option<&str>,
+        ref_: Option<&str>,
+        topic: &str,
+        event: &str,
+        payload: &Bound<'py, PyAny>,
+    ) -> PyResult<(Bound<'py, PyBytes>, bool)> {
+        let mut out = Vec::new();
+        let h = Header { join_ref, ref_, topic, event };
+        let binary = self.encode_raw(py, &h, payload, &mut out)?;
+        Ok((PyBytes::new(py, &out), binary))
+    }
+}

@@ -1,0 +1,21 @@
+//! The `phoenix_fast._native` extension module: thin pyo3 wrappers over the pure core.
+
+mod codec;
+mod errors;
+mod message;
+mod strings;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", version())?;
+    m.add_class::<codec::Codec>()?;
+    m.add_function(wrap_pyfunction!(message::set_message_class, m)?)?;
+    Ok(())
+}
+
+/// The crate version in PEP 440 form ("0.1.0-alpha.1" becomes "0.1.0a1").
+fn version() -> String {
+    env!("CARGO_PKG_VERSION").replace("-alpha.", "a").replace("-beta.", "b").replace("-rc.", "rc")
+}
