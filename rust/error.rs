@@ -39,15 +39,13 @@ impl fmt::Display for FrameError {
             }
             Self::MissingKey(key) => write!(f, "malformed frame: missing key {key:?}"),
             Self::InvalidUtf8 { field } => write!(f, "malformed frame: field {field} is not valid UTF-8"),
-            Self::Truncated { kind, need, have } => write!(
-                f,
-                "truncated binary frame of kind {kind}: needs {need} bytes, has {have}"
-            ),
+            Self::Truncated { kind, need, have } => {
+                write!(f, "truncated binary frame of kind {kind}: needs {need} bytes, has {have}")
+            }
             Self::UnknownKind(kind) => write!(f, "unknown binary frame kind {kind}"),
-            Self::FieldTooLong { field, len } => write!(
-                f,
-                "binary frame field {field} is {len} bytes long; the limit is 255"
-            ),
+            Self::FieldTooLong { field, len } => {
+                write!(f, "binary frame field {field} is {len} bytes long; the limit is 255")
+            }
         }
     }
 }

@@ -7,8 +7,7 @@ use std::borrow::Cow;
 
 use crate::error::FrameError;
 use crate::json::{
-    malformed, parse_opt_string, parse_req_string, skip_value, skip_ws, write_opt_string,
-    write_string,
+    malformed, parse_opt_string, parse_req_string, skip_value, skip_ws, write_opt_string, write_string,
 };
 
 /// Binary frame kinds (the first byte of a binary frame).
@@ -40,22 +39,33 @@ pub struct Frame<'a> {
     pub payload: Payload<'a>,
 }
 
-/// Decodes a V2 text frame: `[join_ref, ref, topic, event, payload]`.
+/// Checks that a text frame given as bytes is UTF-8 (once, for the whole frame).
+fn text_of(buf: &[u8]) -> Result<&str, FrameError> {
+    simdutf8::basic::from_utf8(buf).map_err(|_| FrameError::InvalidUtf8 { field: "frame" })
+}
+
+/// Decodes a V2 text frame given as bytes: `[join_ref, ref, topic, event, payload]`.
 pub fn decode_v2_text(buf: &[u8]) -> Result<Frame<'_>, FrameError> {
+    decode_v2_str(text_of(buf)?)
+}
+
+/// Decodes a V2 text frame.
+pub fn decode_v2_str(text: &str) -> Result<Frame<'_>, FrameError> {
+    let buf = text.as_bytes();
     let mut pos = skip_ws(buf, 0);
     match buf.get(pos) {
         None => return Err(FrameError::Empty),
         Some(b'[') => pos += 1,
         Some(_) => return Err(malformed("expected '['", pos)),
     }
-    let (join_ref, pos) = parse_opt_string(buf, skip_ws(buf, pos), "join_ref")
-        .map_err(|e| arity_if_closed(buf, pos, 0, e))?;
+    let (join_ref, pos) =
+        parse_opt_string(text, skip_ws(buf, pos), "join_ref").map_err(|e| arity_if_closed(buf, pos, 0, e))?;
     let pos = expect_comma(buf, pos, 1)?;
-    let (ref_, pos) = parse_opt_string(buf, pos, "ref")?;
+    let (ref_, pos) = parse_opt_string(text, pos, "ref")?;
     let pos = expect_comma(buf, pos, 2)?;
-    let (topic, pos) = parse_req_string(buf, pos, "topic")?;
+    let (topic, pos) = parse_req_string(text, pos, "topic")?;
     let pos = expect_comma(buf, pos, 3)?;
-    let (event, pos) = parse_req_string(buf, pos, "event")?;
+    let (event, pos) = parse_req_string(text, pos, "event")?;
     let pos = expect_comma(buf, pos, 4)?;
     let end = skip_value(buf, pos)?;
     let payload = &buf[pos..end];
@@ -101,8 +111,14 @@ fn count_more(buf: &[u8], mut pos: usize) -> usize {
     extra.saturating_sub(1)
 }
 
-/// Decodes a V1 text frame: `{"topic", "event", "payload", "ref", "join_ref"?}` in any order.
+/// Decodes a V1 text frame given as bytes.
 pub fn decode_v1_text(buf: &[u8]) -> Result<Frame<'_>, FrameError> {
+    decode_v1_str(text_of(buf)?)
+}
+
+/// Decodes a V1 text frame: `{"topic", "event", "payload", "ref", "join_ref"?}` in any order.
+pub fn decode_v1_str(text: &str) -> Result<Frame<'_>, FrameError> {
+    let buf = text.as_bytes();
     let mut pos = skip_ws(buf, 0);
     match buf.get(pos) {
         None => return Err(FrameError::Empty),
@@ -114,7 +130,7 @@ pub fn decode_v1_text(buf: &[u8]) -> Result<Frame<'_>, FrameError> {
         pos += 1;
     } else {
         loop {
-            pos = fields.parse_member(buf, pos)?;
+            pos = fields.parse_member(text, pos)?;
             pos = skip_ws(buf, pos);
             match buf.get(pos) {
                 Some(b',') => pos = skip_ws(buf, pos + 1),
@@ -142,27 +158,28 @@ struct V1Fields<'a> {
 }
 
 impl<'a> V1Fields<'a> {
-    fn parse_member(&mut self, buf: &'a [u8], pos: usize) -> Result<usize, FrameError> {
-        let (key, pos) = parse_req_string(buf, pos, "key")?;
+    fn parse_member(&mut self, text: &'a str, pos: usize) -> Result<usize, FrameError> {
+        let buf = text.as_bytes();
+        let (key, pos) = parse_req_string(text, pos, "key")?;
         let pos = skip_ws(buf, pos);
         if buf.get(pos) != Some(&b':') {
             return Err(malformed("expected ':'", pos));
         }
         let pos = skip_ws(buf, pos + 1);
         match key.as_ref() {
-            "topic" => parse_req_string(buf, pos, "topic").map(|(v, e)| {
+            "topic" => parse_req_string(text, pos, "topic").map(|(v, e)| {
                 self.topic = Some(v);
                 e
             }),
-            "event" => parse_req_string(buf, pos, "event").map(|(v, e)| {
+            "event" => parse_req_string(text, pos, "event").map(|(v, e)| {
                 self.event = Some(v);
                 e
             }),
-            "ref" => parse_opt_string(buf, pos, "ref").map(|(v, e)| {
+            "ref" => parse_opt_string(text, pos, "ref").map(|(v, e)| {
                 self.ref_ = v;
                 e
             }),
-            "join_ref" => parse_opt_string(buf, pos, "join_ref").map(|(v, e)| {
+            "join_ref" => parse_opt_string(text, pos, "join_ref").map(|(v, e)| {
                 self.join_ref = v;
                 e
             }),
@@ -208,9 +225,7 @@ impl<'a> BinReader<'a> {
 
     fn text(&mut self, len: u8, field: &'static str) -> Result<Cow<'a, str>, FrameError> {
         let bytes = self.take(usize::from(len))?;
-        simdutf8::basic::from_utf8(bytes)
-            .map(Cow::Borrowed)
-            .map_err(|_| FrameError::InvalidUtf8 { field })
+        simdutf8::basic::from_utf8(bytes).map(Cow::Borrowed).map_err(|_| FrameError::InvalidUtf8 { field })
     }
 
     /// A ref field: the server writes a missing ref as the empty string.

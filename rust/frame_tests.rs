@@ -1,7 +1,12 @@
 use super::*;
 use proptest::prelude::*;
 
-fn header<'a>(join_ref: Option<&'a str>, ref_: Option<&'a str>, topic: &'a str, event: &'a str) -> Header<'a> {
+fn header<'a>(
+    join_ref: Option<&'a str>,
+    ref_: Option<&'a str>,
+    topic: &'a str,
+    event: &'a str,
+) -> Header<'a> {
     Header { join_ref, ref_, topic, event }
 }
 
@@ -43,7 +48,7 @@ fn v2_text_rejects_malformed_frames() {
         (br#"["1","2","t","e",{"a":1]"#, "expected ']'"),
         (br#"["1","2","t","e",{"a":"1]"#, "unterminated"),
         (br#"["1","2","t","e",{}] x"#, "trailing data"),
-        (b"[\"1\",\"2\",\"t\xff\",\"e\",{}]", "topic is not valid UTF-8"),
+        (b"[\"1\",\"2\",\"t\xff\",\"e\",{}]", "frame is not valid UTF-8"),
         (br#"["1" "2","t","e",{}]"#, "expected ','"),
     ];
     for (input, needle) in cases {
@@ -181,7 +186,10 @@ fn binary_rejects_truncated_unknown_and_invalid_frames() {
     assert_eq!(decode_binary(&[]), Err(FrameError::Empty));
     assert_eq!(decode_binary(&[7, 0, 0]), Err(FrameError::UnknownKind(7)));
     assert_eq!(decode_binary(&[0, 1]), Err(FrameError::Truncated { kind: 0, need: 4, have: 2 }));
-    assert_eq!(decode_binary(&[1, 0, 0, 9, 0, b'a']), Err(FrameError::Truncated { kind: 1, need: 14, have: 6 }));
+    assert_eq!(
+        decode_binary(&[1, 0, 0, 9, 0, b'a']),
+        Err(FrameError::Truncated { kind: 1, need: 14, have: 6 })
+    );
     assert_eq!(decode_binary(&[2, 1, 1, 0xff, b'e']), Err(FrameError::InvalidUtf8 { field: "topic" }));
 }
 

@@ -5,6 +5,43 @@ from typing import Any, final
 
 __version__: str
 
+@final
+class WsClient:
+    """The client end of one WebSocket connection, without I/O, fused with a Phoenix codec."""
+
+    def __new__(cls, codec: Codec | None, max_message_size: int = ...) -> WsClient: ...
+    def handshake_request(
+        self, host: str, path: str, protocols: list[str], headers: list[tuple[str, str]]
+    ) -> bytes:
+        """The HTTP upgrade request (with a fresh key)."""
+    def receive_handshake(self, data: bytes) -> list[Any] | None:
+        """None until the answer is complete; then the messages after the headers.
+
+        Raises ``ConnectError`` (with ``status``) for a non-101 answer and
+        ``WebSocketProtocolError`` for a bad accept key or subprotocol.
+        """
+    def feed(self, data: bytes) -> list[Any]:
+        """Every complete message in ``data`` (``Message`` or ``DecodeError`` with a codec;
+        ``str``/``bytes`` frames without). Raises ``WebSocketProtocolError`` on bad framing."""
+    def take_outgoing(self) -> bytes:
+        """Queued control frames (pongs, the close echo); ``b""`` when none."""
+    @property
+    def protocol(self) -> str | None: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def close_code(self) -> int | None: ...
+    @property
+    def close_reason(self) -> str: ...
+    def encode(
+        self, join_ref: str | None, ref_: str | None, topic: str, event: str, payload: Any
+    ) -> bytes:
+        """A masked frame carrying the Phoenix frame (binary for a bytes-like payload)."""
+    def frame_text(self, data: str | bytes) -> bytes: ...
+    def frame_binary(self, data: bytes) -> bytes: ...
+    def frame_ping(self, data: bytes = ...) -> bytes: ...
+    def frame_close(self, code: int = 1000, reason: str = "") -> bytes: ...
+
 def set_message_class(cls: type[tuple[Any, ...]]) -> None:
     """Registers the ``Message`` NamedTuple that decoders build (done at import)."""
 
@@ -17,7 +54,9 @@ class Codec:
         vsn_major: int,
         loads: Callable[[bytes], Any],
         dumps: Callable[[Any], bytes | str],
-    ) -> Codec: ...
+        batch_loads: bool = False,
+    ) -> Codec:
+        """``batch_loads``: ``loads`` may decode a whole read's payloads as one JSON array."""
     @property
     def vsn_major(self) -> int: ...
     def decode(self, raw: str | bytes) -> Any:
@@ -34,3 +73,89 @@ class Codec:
         self, join_ref: str | None, ref_: str | None, topic: str, event: str, payload: Any
     ) -> tuple[bytes, bool]:
         """The frame as bytes for a transport, and whether it is binary."""
+
+# Presence merge (rust/py/presence.rs). Inputs are never mutated; presences whose metas change
+# are new dicts, everything else is shared. Records are in the JS client's callback order.
+
+def presence_sync_state(
+    state: dict[Any, Any],
+    new_state: dict[Any, Any],
+    want_joins: bool = True,
+    want_leaves: bool = True,
+) -> tuple[dict[Any, Any], list[tuple[Any, Any, Any]], list[tuple[Any, Any, Any]]]:
+    """``(new_state, joins, leaves)`` for ``Presence.syncState``: joins are
+    ``(key, current_or_None, new_presence)``, leaves ``(key, current_after_removal, left)``."""
+
+def presence_sync_diff(
+    state: dict[Any, Any],
+    diff: dict[str, Any],
+    want_joins: bool = True,
+    want_leaves: bool = True,
+) -> tuple[dict[Any, Any], list[tuple[Any, Any, Any]], list[tuple[Any, Any, Any]]]:
+    """``(new_state, joins, leaves)`` for ``Presence.syncDiff``, records as in
+    ``presence_sync_state``."""
+
+def presence_list(
+    presences: dict[Any, Any], chooser: Callable[[Any, Any], Any] | None = None
+) -> list[Any]:
+    """The presences in key order, or ``chooser(key, presence)`` for each."""
+
+@final
+class Pending:
+    """Pushes awaiting a reply, by ref, with their timeouts in a timing wheel.
+
+    Times are loop-clock seconds passed in by the caller; nothing here reads a clock.
+    """
+
+    def __new__(cls, resolution: float = 0.001) -> Pending:
+        """``resolution``: the wheel's tick in seconds (deadlines stay exact)."""
+    @property
+    def resolution(self) -> float: ...
+    def make_ref(self) -> str:
+        """The next ref with the JS rules: ``"1"`` first; after ``2**53`` it wraps to ``"0"``."""
+    @property
+    def ref(self) -> int:
+        """The ref counter's current value (the last ref made)."""
+    def set_ref(self, value: int) -> None:
+        """Sets the ref counter (0 to ``2**53``), for tests of the wrap rule."""
+    def add(self, ref: str, item: object, deadline: float | None) -> None:
+        """Registers ``item`` awaiting a reply to ``ref``; replaces an entry for the same ref."""
+    def resolve(self, ref: str) -> Any:
+        """Pops the item for ``ref`` and cancels its timer; None if ``ref`` is unknown."""
+    def discard(self, ref: str) -> Any:
+        """Same as ``resolve``, for cancellation."""
+    def reschedule(self, ref: str, deadline: float | None) -> bool:
+        """Changes a pending entry's deadline (None: no timeout); False if ``ref`` is unknown."""
+    def expire(self, now: float) -> list[Any]:
+        """Removes and returns every item with ``deadline <= now``, by deadline then insertion."""
+    def next_deadline(self) -> float | None:
+        """The earliest deadline, or an earlier time at which ``expire`` makes progress."""
+    def drain(self) -> list[Any]:
+        """Removes and returns every item, in the order they were added."""
+    def timers(self) -> int:
+        """The number of armed timers."""
+    def __len__(self) -> int: ...
+    def __contains__(self, key: object, /) -> bool: ...
+
+@final
+class TimerWheel:
+    """Timeouts on the loop clock: O(1) insert and cancel, exact deadlines."""
+
+    def __new__(cls, resolution: float = 0.001) -> TimerWheel:
+        """``resolution``: the wheel's tick in seconds (deadlines stay exact)."""
+    @property
+    def resolution(self) -> float: ...
+    def insert(self, deadline: float, item: object) -> int:
+        """Arms a timer for ``item`` at ``deadline``; returns its id."""
+    def cancel(self, id: int) -> Any:
+        """Disarms a timer; its item, or None if it already fired or was cancelled."""
+    def reschedule(self, id: int, deadline: float) -> bool:
+        """Moves an armed timer to a new deadline; False if it is not armed."""
+    def expire(self, now: float) -> list[Any]:
+        """Removes and returns every item with ``deadline <= now``, by deadline then insertion."""
+    def next_deadline(self) -> float | None:
+        """The earliest deadline, or an earlier time at which ``expire`` makes progress."""
+    def drain(self) -> list[Any]:
+        """Removes and returns every item, in insertion order."""
+    def __len__(self) -> int: ...
+    def __contains__(self, key: object, /) -> bool: ...

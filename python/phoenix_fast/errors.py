@@ -14,6 +14,7 @@
     │   ├── PushError                        a push was answered with a non-ok status
     │   └── ChannelClosed                    the channel closed while an operation waited
     ├── PushTimeout (also TimeoutError)      no reply within the push's timeout
+    ├── StreamOverflow (also BufferError)    a channel stream with overflow="error" overflowed
     └── InvalidState (also RuntimeError)     misuse: joining twice, pushing before join, ...
 
 Catch ``PhoenixError`` for everything; the builtin bases let ``except ValueError`` and
@@ -38,6 +39,7 @@ __all__ = [
     "ProtocolError",
     "PushError",
     "PushTimeout",
+    "StreamOverflow",
     "TransportError",
     "WebSocketProtocolError",
 ]
@@ -119,6 +121,10 @@ class ChannelClosed(ChannelError):
 
 class PushTimeout(PhoenixError, TimeoutError):
     """No reply arrived within the push's timeout."""
+
+
+class StreamOverflow(PhoenixError, BufferError):
+    """A ``channel.stream(..., overflow="error")`` received more messages than it could queue."""
 
 
 class InvalidState(PhoenixError, RuntimeError):

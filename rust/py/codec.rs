@@ -4,6 +4,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString};
 
+use super::batch::BatchDecoder;
 use super::errors::{decode_error, decode_error_msg, encode_error, encode_error_msg};
 use super::message::new_message;
 use super::strings::StringCache;
@@ -17,69 +18,102 @@ pub struct Codec {
     v2: bool,
     loads: Py<PyAny>,
     dumps: Py<PyAny>,
+    /// Whether `loads` may decode many payloads at once as one JSON array (true for orjson;
+    /// a custom decoder is called once per payload, as its author expects).
+    batch: bool,
     strings: StringCache,
 }
 
 impl Codec {
-    fn decode_frame_bytes<'a>(&self, raw: &'a [u8]) -> Result<Frame<'a>, crate::error::FrameError> {
-        if self.v2 { frame::decode_v2_text(raw) } else { frame::decode_v1_text(raw) }
+    /// Parses the envelope of a text frame given as bytes (checked for UTF-8 first).
+    pub fn parse_text<'a>(&self, raw: &'a [u8]) -> PyResult<Frame<'a>> {
+        let parsed = if self.v2 { frame::decode_v2_text(raw) } else { frame::decode_v1_text(raw) };
+        parsed.map_err(|e| decode_error(&e))
     }
 
-    /// Turns a decoded frame into a `Message`, decoding its payload.
-    pub fn to_message<'py>(&mut self, py: Python<'py>, f: &Frame<'_>) -> PyResult<Bound<'py, PyAny>> {
-        let payload = match &f.payload {
-            Payload::Json(bytes) => self.load_payload(py, bytes)?,
-            Payload::Binary(bytes) => PyBytes::new(py, bytes).into_any(),
+    /// Parses the envelope of a text frame.
+    pub fn parse_str<'a>(&self, raw: &'a str) -> PyResult<Frame<'a>> {
+        let parsed = if self.v2 { frame::decode_v2_str(raw) } else { frame::decode_v1_str(raw) };
+        parsed.map_err(|e| decode_error(&e))
+    }
+
+    /// Parses a binary frame's envelope.
+    pub fn parse_binary<'a>(&self, raw: &'a [u8]) -> PyResult<Frame<'a>> {
+        if !self.v2 {
+            return Err(decode_error_msg("binary frames need the V2 serializer".to_owned()));
+        }
+        frame::decode_binary(raw).map_err(|e| decode_error(&e))
+    }
+
+    pub fn batch_loads(&self) -> bool {
+        self.batch
+    }
+
+    /// The join_ref, ref, topic and event of a frame as Python objects. The fields that repeat
+    /// from frame to frame (join_ref, topic, event) come from the string cache.
+    pub fn envelope_fields<'py>(&mut self, py: Python<'py>, f: &Frame<'_>) -> [Bound<'py, PyAny>; 4] {
+        let join_ref = match f.join_ref.as_deref() {
+            Some(s) => self.strings.get(py, s).into_any(),
+            None => py.None().into_bound(py),
+        };
+        let ref_ = match f.ref_.as_deref() {
+            Some(s) => PyString::new(py, s).into_any(),
+            None => py.None().into_bound(py),
+        };
+        let topic = self.strings.get(py, &f.topic).into_any();
+        let event = self.strings.get(py, &f.event).into_any();
+        [join_ref, ref_, topic, event]
+    }
+
+    /// The payload of a binary frame (bytes, or the `{status, response}` of a binary reply).
+    pub fn non_json_payload<'py>(
+        &mut self,
+        py: Python<'py>,
+        payload: &Payload<'_>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match payload {
+            Payload::Json(bytes) => self.load_payload(py, bytes),
+            Payload::Binary(bytes) => Ok(PyBytes::new(py, bytes).into_any()),
             Payload::BinaryReply { status, response } => {
                 let dict = PyDict::new(py);
                 dict.set_item(pyo3::intern!(py, "status"), self.strings.get(py, status))?;
                 dict.set_item(pyo3::intern!(py, "response"), PyBytes::new(py, response))?;
-                dict.into_any()
+                Ok(dict.into_any())
             }
-        };
-        let none = || py.None().into_bound(py);
-        let join_ref = f.join_ref.as_deref().map_or_else(none, |s| PyString::new(py, s).into_any());
-        let ref_ = f.ref_.as_deref().map_or_else(none, |s| PyString::new(py, s).into_any());
-        let topic = self.strings.get(py, &f.topic).into_any();
-        let event = self.strings.get(py, &f.event).into_any();
-        new_message(py, [join_ref, ref_, topic, event, payload])
+        }
     }
 
-    fn load_payload<'py>(&self, py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-        self.loads.bind(py).call1((PyBytes::new(py, bytes),)).map_err(|err| {
+    /// Turns a decoded frame into a `Message`, decoding its payload.
+    pub fn to_message<'py>(&mut self, py: Python<'py>, f: &Frame<'_>) -> PyResult<Bound<'py, PyAny>> {
+        let payload = self.non_json_payload(py, &f.payload)?;
+        let [a, b, c, d] = self.envelope_fields(py, f);
+        new_message(py, [a, b, c, d, payload])
+    }
+
+    /// Calls the payload decoder on `bytes`, errors untouched.
+    pub fn loads_raw<'py>(&self, py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        self.loads.bind(py).call1((PyBytes::new(py, bytes),))
+    }
+
+    /// Decodes one payload; a failure becomes a `DecodeError` with the decoder's error as cause.
+    pub fn load_payload<'py>(&self, py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        self.loads_raw(py, bytes).map_err(|err| {
             let wrapped = decode_error_msg(format!("payload is not valid JSON: {}", err.value(py)));
             wrapped.set_cause(py, Some(err));
             wrapped
         })
     }
 
-    /// Decodes one text frame given as UTF-8 bytes.
-    pub fn decode_text_bytes<'py>(&mut self, py: Python<'py>, raw: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-        let f = self.decode_frame_bytes(raw).map_err(|e| decode_error(&e))?;
-        self.to_message(py, &f)
-    }
-
-    /// Decodes one binary frame.
-    pub fn decode_binary_bytes<'py>(&mut self, py: Python<'py>, raw: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-        if !self.v2 {
-            return Err(decode_error_msg("binary frames need the V2 serializer".to_owned()));
-        }
-        let f = frame::decode_binary(raw).map_err(|e| decode_error(&e))?;
-        self.to_message(py, &f)
-    }
-
     fn decode_any<'py>(&mut self, py: Python<'py>, raw: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         if let Ok(text) = raw.cast::<PyString>() {
-            let text = text.to_str()?;
-            return self.decode_text_bytes(py, text.as_bytes());
+            let f = self.parse_str(text.to_str()?)?;
+            return self.to_message(py, &f);
         }
         if let Ok(bytes) = raw.cast::<PyBytes>() {
-            return self.decode_binary_bytes(py, bytes.as_bytes());
+            let f = self.parse_binary(bytes.as_bytes())?;
+            return self.to_message(py, &f);
         }
-        Err(decode_error_msg(format!(
-            "a frame must be str (text) or bytes (binary), not {}",
-            raw.get_type().name()?
-        )))
+        Err(not_a_frame(raw))
     }
 
     fn dump_payload(&self, py: Python<'_>, payload: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
@@ -137,23 +171,33 @@ fn binary_payload(payload: &Bound<'_, PyAny>) -> PyResult<Option<Vec<u8>>> {
     Ok(None)
 }
 
+#[cold]
+fn not_a_frame(raw: &Bound<'_, PyAny>) -> PyErr {
+    let name = raw.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
+    decode_error_msg(format!("a frame must be str (text) or bytes (binary), not {name}"))
+}
+
 #[pymethods]
 impl Codec {
     #[new]
-    #[pyo3(signature = (vsn_major, loads, dumps))]
-    fn new(vsn_major: u8, loads: Py<PyAny>, dumps: Py<PyAny>) -> PyResult<Self> {
+    #[pyo3(signature = (vsn_major, loads, dumps, batch_loads = false))]
+    fn new(vsn_major: u8, loads: Py<PyAny>, dumps: Py<PyAny>, batch_loads: bool) -> PyResult<Self> {
         if !matches!(vsn_major, 1 | 2) {
             return Err(PyValueError::new_err(format!(
                 "unsupported serializer version {vsn_major}: expected 1 or 2"
             )));
         }
-        Ok(Self { v2: vsn_major == 2, loads, dumps, strings: StringCache::default() })
+        Ok(Self { v2: vsn_major == 2, loads, dumps, batch: batch_loads, strings: StringCache::default() })
     }
 
     /// The major serializer version: 1 or 2.
     #[getter]
     fn vsn_major(&self) -> u8 {
-        if self.v2 { 2 } else { 1 }
+        if self.v2 {
+            2
+        } else {
+            1
+        }
     }
 
     /// Decodes one frame: `str` is a text frame, `bytes` a binary frame.
@@ -163,20 +207,28 @@ impl Codec {
 
     /// Decodes one text frame given as UTF-8 bytes (as a transport reads it).
     fn decode_text<'py>(&mut self, py: Python<'py>, raw: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-        self.decode_text_bytes(py, raw)
+        let f = self.parse_text(raw)?;
+        self.to_message(py, &f)
     }
 
     /// Decodes every frame of a list in one call. A frame that fails to decode is replaced by
     /// its `DecodeError` instance, so one bad frame never costs the others.
-    fn decode_batch<'py>(&mut self, py: Python<'py>, frames: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyList>> {
-        let out = PyList::empty(py);
+    fn decode_batch<'py>(
+        &mut self,
+        py: Python<'py>,
+        frames: &Bound<'py, PyList>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let mut batch = BatchDecoder::with_capacity(py, frames.len());
         for raw in frames.iter() {
-            match self.decode_any(py, &raw) {
-                Ok(msg) => out.append(msg)?,
-                Err(err) => out.append(err.into_value(py))?,
+            if let Ok(text) = raw.cast::<PyString>() {
+                batch.push_str(self, text.to_str()?);
+            } else if let Ok(bytes) = raw.cast::<PyBytes>() {
+                batch.push_binary(self, bytes.as_bytes());
+            } else {
+                batch.push_done(not_a_frame(&raw).into_value(py).into_bound(py).into_any());
             }
         }
-        Ok(out)
+        batch.finish(self)
     }
 
     /// Encodes a frame: `str` for a text frame, `bytes` for a binary one (a bytes-like payload).

@@ -42,7 +42,8 @@ class Serializer:
         dumps: Callable[[Any], bytes | str] = orjson.dumps,
     ) -> None:
         self.vsn = vsn
-        self._codec = _native.Codec(vsn_major(vsn), loads, dumps)
+        # orjson decodes a whole read's payloads as one array; a custom loads sees one payload a call.
+        self._codec = _native.Codec(vsn_major(vsn), loads, dumps, loads is orjson.loads)
 
     def encode(self, message: Message) -> RawFrame:
         """The frame for ``message``: ``str`` for text, ``bytes`` for a binary push."""

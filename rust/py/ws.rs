@@ -1,0 +1,294 @@
+//! `WsClient`: the client side of a WebSocket, without I/O, fused with the Phoenix decoder.
+//!
+//! One `feed` call per network read parses every WebSocket frame in it and decodes every
+//! Phoenix frame, returning `Message`s in order, with a single call of the payload decoder.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString};
+
+use super::batch::BatchDecoder;
+use super::codec::Codec;
+use super::errors::{connect_error, ws_error};
+use crate::frame::Header;
+use crate::ws::{self, FeedError, FrameParser, HandshakeRequest, Opcode, WsEvent};
+
+/// A fast generator for masking keys, seeded from the OS; a handshake key is always drawn
+/// from the OS directly.
+struct MaskRng(u64);
+
+impl MaskRng {
+    fn from_os() -> Self {
+        let mut seed = [0u8; 8];
+        // If the OS has no entropy to give, a time-based seed still gives distinct masks.
+        if getrandom::fill(&mut seed).is_err() {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            seed = nanos.to_le_bytes();
+        }
+        Self(u64::from_le_bytes(seed) | 1)
+    }
+
+    /// splitmix64.
+    fn next_key(&mut self) -> [u8; 4] {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        let bytes = (z ^ (z >> 31)).to_le_bytes();
+        [bytes[0], bytes[1], bytes[2], bytes[3]]
+    }
+}
+
+fn handshake_key() -> String {
+    use base64::Engine as _;
+    let mut nonce = [0u8; 16];
+    let mut rng = MaskRng::from_os();
+    if getrandom::fill(&mut nonce).is_err() {
+        for chunk in nonce.chunks_mut(4) {
+            chunk.copy_from_slice(&rng.next_key());
+        }
+    }
+    base64::engine::general_purpose::STANDARD.encode(nonce)
+}
+
+/// The client end of one WebSocket connection.
+#[pyclass(module = "phoenix_fast._native")]
+pub struct WsClient {
+    codec: Option<Py<Codec>>,
+    parser: FrameParser,
+    key: String,
+    offered: Vec<String>,
+    handshake_buf: Vec<u8>,
+    open: bool,
+    protocol: Option<String>,
+    outgoing: Vec<u8>,
+    close_code: Option<u16>,
+    close_reason: String,
+    rng: MaskRng,
+}
+
+impl WsClient {
+    /// Parses frames and decodes messages from `data` into a list.
+    fn feed_frames<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
+        let mut batch = BatchDecoder::with_capacity(py, 0);
+        let mut codec = self.codec.as_ref().map(|c| c.bind(py).borrow_mut());
+        let mut control = Control::default();
+        let result = self.parser.feed(data, |event| -> Result<(), std::convert::Infallible> {
+            match event {
+                WsEvent::Text(bytes) => match codec.as_deref_mut() {
+                    Some(codec) => batch.push_text_validated(codec, bytes),
+                    None => batch.push_done(text_object(py, bytes)),
+                },
+                WsEvent::Binary(bytes) => match codec.as_deref_mut() {
+                    Some(codec) => batch.push_binary(codec, bytes),
+                    None => batch.push_done(PyBytes::new(py, bytes).into_any()),
+                },
+                WsEvent::Ping(payload) => control.pongs.push(payload.to_vec()),
+                WsEvent::Pong(_) => {}
+                WsEvent::Close { code, reason } => control.close = Some((code, reason.to_owned())),
+            }
+            Ok(())
+        });
+        self.apply_control(control);
+        let items = match codec.as_deref() {
+            Some(codec) => batch.finish(codec)?,
+            None => batch.finish_raw()?,
+        };
+        match result {
+            Ok(()) => Ok(items),
+            Err(FeedError::Ws(err)) => Err(ws_error(&err)),
+            Err(FeedError::Callback(never)) => match never {},
+        }
+    }
+
+    /// Queues the answers to control frames: a pong per ping, and the close echo.
+    fn apply_control(&mut self, control: Control) {
+        for payload in control.pongs {
+            let mask = self.rng.next_key();
+            ws::write_frame(&mut self.outgoing, Opcode::Pong, &payload, mask);
+        }
+        if let Some((code, reason)) = control.close {
+            self.close_code = code;
+            self.close_reason = reason;
+            let mask = self.rng.next_key();
+            ws::write_close(&mut self.outgoing, code, "", mask);
+        }
+    }
+
+    fn frame(&mut self, opcode: Opcode, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(payload.len() + 14);
+        let mask = self.rng.next_key();
+        ws::write_frame(&mut out, opcode, payload, mask);
+        out
+    }
+}
+
+#[derive(Default)]
+struct Control {
+    pongs: Vec<Vec<u8>>,
+    close: Option<(Option<u16>, String)>,
+}
+
+fn text_object<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyAny> {
+    // The parser validated the whole message as UTF-8; `from_utf8` here cannot fail, and
+    // the lossy fallback only keeps the code free of unwrap.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => PyString::new(py, text).into_any(),
+        Err(_) => PyString::new(py, &String::from_utf8_lossy(bytes)).into_any(),
+    }
+}
+
+#[pymethods]
+impl WsClient {
+    #[new]
+    #[pyo3(signature = (codec, max_message_size = ws::DEFAULT_MAX_MESSAGE_SIZE))]
+    fn new(codec: Option<Py<Codec>>, max_message_size: usize) -> Self {
+        Self {
+            codec,
+            parser: FrameParser::new(max_message_size),
+            key: handshake_key(),
+            offered: Vec::new(),
+            handshake_buf: Vec::new(),
+            open: false,
+            protocol: None,
+            outgoing: Vec::new(),
+            close_code: None,
+            close_reason: String::new(),
+            rng: MaskRng::from_os(),
+        }
+    }
+
+    /// The HTTP upgrade request (a fresh key is part of it).
+    #[pyo3(signature = (host, path, protocols, headers))]
+    fn handshake_request<'py>(
+        &mut self,
+        py: Python<'py>,
+        host: &str,
+        path: &str,
+        protocols: Vec<String>,
+        headers: Vec<(String, String)>,
+    ) -> Bound<'py, PyBytes> {
+        let protocol_refs: Vec<&str> = protocols.iter().map(String::as_str).collect();
+        let header_refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let req =
+            HandshakeRequest { host, path, key: &self.key, protocols: &protocol_refs, headers: &header_refs };
+        let mut out = Vec::with_capacity(256);
+        ws::write_handshake_request(&req, &mut out);
+        self.offered = protocols;
+        PyBytes::new(py, &out)
+    }
+
+    /// Feeds the server's handshake answer. None until it is complete; then the messages in
+    /// any bytes that followed the headers.
+    fn receive_handshake<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &[u8],
+    ) -> PyResult<Option<Bound<'py, PyList>>> {
+        self.handshake_buf.extend_from_slice(data);
+        let offered: Vec<&str> = self.offered.iter().map(String::as_str).collect();
+        let parsed = ws::parse_handshake_response(&self.handshake_buf, &self.key, &offered);
+        let response = match parsed {
+            Ok(Some(response)) => response,
+            Ok(None) => return Ok(None),
+            Err(ws::WsError::BadStatus { status }) => return Err(connect_error(status)),
+            Err(err) => return Err(ws_error(&err)),
+        };
+        self.open = true;
+        self.protocol = response.protocol;
+        let rest = self.handshake_buf.split_off(response.consumed);
+        self.handshake_buf = Vec::new();
+        self.feed_frames(py, &rest).map(Some)
+    }
+
+    /// Every complete message in `data`: `Message`s (or `DecodeError`s in their place) with a
+    /// codec; `str` and `bytes` frames without one. Pings are answered (see `take_outgoing`).
+    fn feed<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
+        self.feed_frames(py, data)
+    }
+
+    /// Control frames waiting to be written (pongs, the close echo); empty when none.
+    fn take_outgoing<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let out = PyBytes::new(py, &self.outgoing);
+        self.outgoing.clear();
+        out
+    }
+
+    /// The negotiated subprotocol, once the handshake is done.
+    #[getter]
+    fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// Whether the server sent a Close frame.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.parser.is_closed()
+    }
+
+    #[getter]
+    fn close_code(&self) -> Option<u16> {
+        self.close_code
+    }
+
+    #[getter]
+    fn close_reason(&self) -> &str {
+        &self.close_reason
+    }
+
+    /// A masked frame carrying the Phoenix frame of these fields (binary for a bytes payload).
+    #[pyo3(signature = (join_ref, ref_, topic, event, payload))]
+    fn encode<'py>(
+        &mut self,
+        py: Python<'py>,
+        join_ref: Option<&str>,
+        ref_: Option<&str>,
+        topic: &str,
+        event: &str,
+        payload: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let Some(codec) = self.codec.as_ref() else {
+            return Err(super::errors::encode_error_msg("this WsClient has no codec".to_owned()));
+        };
+        let mut body = Vec::with_capacity(128);
+        let h = Header { join_ref, ref_, topic, event };
+        let binary = codec.bind(py).borrow().encode_raw(py, &h, payload, &mut body)?;
+        let opcode = if binary { Opcode::Binary } else { Opcode::Text };
+        Ok(PyBytes::new(py, &self.frame(opcode, &body)))
+    }
+
+    /// A masked text frame.
+    fn frame_text<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes: Vec<u8> = if let Ok(text) = data.cast::<PyString>() {
+            text.to_str()?.as_bytes().to_vec()
+        } else {
+            data.extract::<Vec<u8>>()?
+        };
+        Ok(PyBytes::new(py, &self.frame(Opcode::Text, &bytes)))
+    }
+
+    /// A masked binary frame.
+    fn frame_binary<'py>(&mut self, py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.frame(Opcode::Binary, data))
+    }
+
+    /// A masked ping frame.
+    #[pyo3(signature = (data = b"".as_slice()))]
+    fn frame_ping<'py>(&mut self, py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.frame(Opcode::Ping, data))
+    }
+
+    /// A masked close frame.
+    #[pyo3(signature = (code = 1000, reason = ""))]
+    fn frame_close<'py>(&mut self, py: Python<'py>, code: u16, reason: &str) -> Bound<'py, PyBytes> {
+        let mut out = Vec::with_capacity(reason.len() + 16);
+        let mask = self.rng.next_key();
+        ws::write_close(&mut out, Some(code), reason, mask);
+        PyBytes::new(py, &out)
+    }
+}
