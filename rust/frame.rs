@@ -183,10 +183,7 @@ impl<'a> V1Fields<'a> {
                 self.join_ref = v;
                 e
             }),
-            "payload" => skip_value(buf, pos).map(|e| {
-                self.payload = Some(&buf[pos..e]);
-                e
-            }),
+            "payload" => skip_value(buf, pos).inspect(|&e| self.payload = Some(&buf[pos..e])),
             _ => skip_value(buf, pos),
         }
     }

@@ -6,6 +6,8 @@
 pub mod error;
 pub mod frame;
 pub mod json;
+pub mod refs;
+pub mod wheel;
 pub mod ws;
 
 #[cfg(feature = "python")]

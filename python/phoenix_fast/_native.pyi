@@ -75,23 +75,25 @@ class Codec:
         """The frame as bytes for a transport, and whether it is binary."""
 
 # Presence merge (rust/py/presence.rs). Inputs are never mutated; presences whose metas change
-# are new dicts, everything else is shared. Records are in the JS client's callback order.
+# are new dicts, everything else is shared. Records are flat lists of (key, presence, presence)
+# triples in the JS client's callback order.
 
 def presence_sync_state(
     state: dict[Any, Any],
     new_state: dict[Any, Any],
     want_joins: bool = True,
     want_leaves: bool = True,
-) -> tuple[dict[Any, Any], list[tuple[Any, Any, Any]], list[tuple[Any, Any, Any]]]:
-    """``(new_state, joins, leaves)`` for ``Presence.syncState``: joins are
-    ``(key, current_or_None, new_presence)``, leaves ``(key, current_after_removal, left)``."""
+) -> tuple[dict[Any, Any], list[Any], list[Any]]:
+    """``(new_state, joins, leaves)`` for ``Presence.syncState``: joins hold
+    ``key, current_or_None, new_presence`` triples, leaves ``key, current_after_removal, left``
+    triples (empty when not wanted)."""
 
 def presence_sync_diff(
     state: dict[Any, Any],
     diff: dict[str, Any],
     want_joins: bool = True,
     want_leaves: bool = True,
-) -> tuple[dict[Any, Any], list[tuple[Any, Any, Any]], list[tuple[Any, Any, Any]]]:
+) -> tuple[dict[Any, Any], list[Any], list[Any]]:
     """``(new_state, joins, leaves)`` for ``Presence.syncDiff``, records as in
     ``presence_sync_state``."""
 

@@ -106,7 +106,7 @@ impl<'py> BatchDecoder<'py> {
     /// Decodes the payloads and returns the items in frame order.
     pub fn finish(mut self, codec: &Codec) -> PyResult<Bound<'py, PyList>> {
         let py = self.py;
-        let mut payloads = self.decode_all_payloads(codec)?;
+        let mut payloads = self.decode_all_payloads(codec);
         let out = PyList::empty(py); // filled by append: a list built item by item is never half-initialised
         let mut next_json = 0usize;
         for slot in self.slots {
@@ -122,9 +122,9 @@ impl<'py> BatchDecoder<'py> {
                         (None, None) => Ok(py.None().into_bound(py)),
                     };
                     match payload {
-                        Ok(p) => {
-                            let [a, b, c, d] = env.fields;
-                            new_message(py, [a, b, c, d, p])?
+                        Ok(payload) => {
+                            let [join_ref, ref_, topic, event] = env.fields;
+                            new_message(py, [join_ref, ref_, topic, event, payload])?
                         }
                         Err(err) => err.into_value(py).into_bound(py).into_any(),
                     }
@@ -144,18 +144,18 @@ impl<'py> BatchDecoder<'py> {
         PyList::new(self.py, items)
     }
 
-    fn decode_all_payloads(&mut self, codec: &Codec) -> PyResult<Payloads<'py>> {
+    fn decode_all_payloads(&mut self, codec: &Codec) -> Payloads<'py> {
         if self.json_count == 0 {
-            return Ok(Payloads::None);
+            return Payloads::None;
         }
         self.json.push(b']');
         if self.json_count == 1 || !codec.batch_loads() {
-            return Ok(Payloads::OneByOne);
+            return Payloads::OneByOne;
         }
         let decoded = codec.loads_raw(self.py, &self.json);
         match decoded.ok().and_then(|v| v.cast_into::<PyList>().ok()) {
-            Some(list) if list.len() == self.json_count => Ok(Payloads::List(list)),
-            _ => Ok(Payloads::OneByOne),
+            Some(list) if list.len() == self.json_count => Payloads::List(list),
+            _ => Payloads::OneByOne,
         }
     }
 }

@@ -84,10 +84,10 @@ impl Codec {
     }
 
     /// Turns a decoded frame into a `Message`, decoding its payload.
-    pub fn to_message<'py>(&mut self, py: Python<'py>, f: &Frame<'_>) -> PyResult<Bound<'py, PyAny>> {
+    pub fn message_of<'py>(&mut self, py: Python<'py>, f: &Frame<'_>) -> PyResult<Bound<'py, PyAny>> {
         let payload = self.non_json_payload(py, &f.payload)?;
-        let [a, b, c, d] = self.envelope_fields(py, f);
-        new_message(py, [a, b, c, d, payload])
+        let [join_ref, ref_, topic, event] = self.envelope_fields(py, f);
+        new_message(py, [join_ref, ref_, topic, event, payload])
     }
 
     /// Calls the payload decoder on `bytes`, errors untouched.
@@ -107,11 +107,11 @@ impl Codec {
     fn decode_any<'py>(&mut self, py: Python<'py>, raw: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         if let Ok(text) = raw.cast::<PyString>() {
             let f = self.parse_str(text.to_str()?)?;
-            return self.to_message(py, &f);
+            return self.message_of(py, &f);
         }
         if let Ok(bytes) = raw.cast::<PyBytes>() {
             let f = self.parse_binary(bytes.as_bytes())?;
-            return self.to_message(py, &f);
+            return self.message_of(py, &f);
         }
         Err(not_a_frame(raw))
     }
@@ -208,7 +208,7 @@ impl Codec {
     /// Decodes one text frame given as UTF-8 bytes (as a transport reads it).
     fn decode_text<'py>(&mut self, py: Python<'py>, raw: &[u8]) -> PyResult<Bound<'py, PyAny>> {
         let f = self.parse_text(raw)?;
-        self.to_message(py, &f)
+        self.message_of(py, &f)
     }
 
     /// Decodes every frame of a list in one call. A frame that fails to decode is replaced by

@@ -49,8 +49,8 @@ pub fn new_message<'py>(py: Python<'py>, fields: [Bound<'py, PyAny>; 5]) -> PyRe
         if obj.is_null() {
             return Err(PyErr::fetch(py));
         }
-        for (i, field) in fields.into_iter().enumerate() {
-            ffi::PyTuple_SET_ITEM(obj, i as ffi::Py_ssize_t, field.into_ptr());
+        for (index, field) in (0..).zip(fields) {
+            ffi::PyTuple_SET_ITEM(obj, index, field.into_ptr());
         }
         Ok(Bound::from_owned_ptr(py, obj))
     }

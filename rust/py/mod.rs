@@ -1,9 +1,13 @@
 //! The `phoenix_fast._native` extension module: thin pyo3 wrappers over the pure core.
 
+mod batch;
 mod codec;
 mod errors;
 mod message;
+mod pending;
+mod presence;
 mod strings;
+mod ws;
 
 use pyo3::prelude::*;
 
@@ -11,7 +15,13 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", version())?;
     m.add_class::<codec::Codec>()?;
+    m.add_class::<pending::Pending>()?;
+    m.add_class::<pending::PyTimerWheel>()?;
+    m.add_class::<ws::WsClient>()?;
     m.add_function(wrap_pyfunction!(message::set_message_class, m)?)?;
+    m.add_function(wrap_pyfunction!(presence::presence_sync_state, m)?)?;
+    m.add_function(wrap_pyfunction!(presence::presence_sync_diff, m)?)?;
+    m.add_function(wrap_pyfunction!(presence::presence_list, m)?)?;
     Ok(())
 }
 

@@ -31,7 +31,12 @@ def test_v2_heartbeat_frame_shape() -> None:
 def test_v1_object_frames() -> None:
     msg = Message(None, "3", "room:lobby", "new_msg", {"a": 1})
     frame = V1.encode(msg)
-    assert orjson.loads(frame) == {"topic": "room:lobby", "event": "new_msg", "payload": {"a": 1}, "ref": "3"}
+    assert orjson.loads(frame) == {
+        "topic": "room:lobby",
+        "event": "new_msg",
+        "payload": {"a": 1},
+        "ref": "3",
+    }
     assert V1.decode(frame) == msg
     with_join_ref = V1.decode('{"topic":"t","event":"e","payload":{},"ref":null,"join_ref":"4"}')
     assert with_join_ref == Message("4", None, "t", "e", {})
@@ -126,7 +131,7 @@ def test_decode_error_is_a_value_error_and_protocol_error() -> None:
 
 
 def test_v1_rejects_missing_keys_and_binary() -> None:
-    with pytest.raises(DecodeError, match="missing key \"payload\""):
+    with pytest.raises(DecodeError, match='missing key "payload"'):
         V1.decode('{"topic":"t","event":"e"}')
     with pytest.raises(DecodeError, match="V2"):
         V1.decode(b"\x02\x01\x01te")

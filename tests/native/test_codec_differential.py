@@ -17,15 +17,20 @@ REFERENCE = {vsn: ReferenceSerializer(vsn) for vsn in ("1.0.0", "2.0.0")}
 refs = st.none() | st.text(max_size=12)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 payloads = st.dictionaries(st.text(max_size=8), json_values, max_size=5)
 messages = st.builds(Message, refs, refs, st.text(max_size=40), st.text(max_size=20), payloads)
 short = st.text(max_size=60).filter(lambda s: len(s.encode()) <= 255)
 binary_messages = st.builds(
-    Message, refs.filter(lambda r: r != ""), refs.filter(lambda r: r != ""), short, short,
+    Message,
+    refs.filter(lambda r: r != ""),
+    refs.filter(lambda r: r != ""),
+    short,
+    short,
     st.binary(max_size=64),
 )
 

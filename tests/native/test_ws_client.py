@@ -24,12 +24,16 @@ Handler = Callable[[ServerConnection], Awaitable[None]]
 class RawClient:
     """A TCP connection driven by a WsClient, for tests."""
 
-    def __init__(self, ws: _native.WsClient, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(
+        self, ws: _native.WsClient, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ):
         self.ws, self.reader, self.writer = ws, reader, writer
         self.items: list[Any] = []
 
     async def handshake(self, port: int, protocols: list[str] | None = None) -> None:
-        request = self.ws.handshake_request(f"127.0.0.1:{port}", "/ws?vsn=2.0.0", protocols or [], [])
+        request = self.ws.handshake_request(
+            f"127.0.0.1:{port}", "/ws?vsn=2.0.0", protocols or [], []
+        )
         self.writer.write(request)
         while True:
             data = await self.reader.read(65536)
@@ -174,13 +178,17 @@ async def test_server_close_is_reported_and_echoed(server: Any) -> None:
 
 
 async def test_client_close_is_accepted_by_the_server(server: Any) -> None:
-    closed: asyncio.Future[tuple[int | None, str | None]] = asyncio.get_running_loop().create_future()
+    closed: asyncio.Future[tuple[int | None, str | None]] = (
+        asyncio.get_running_loop().create_future()
+    )
 
     async def watcher(conn: ServerConnection) -> None:
         try:
             await conn.recv()
         except websockets.ConnectionClosed as exc:
-            closed.set_result((exc.rcvd.code if exc.rcvd else None, exc.rcvd.reason if exc.rcvd else None))
+            closed.set_result(
+                (exc.rcvd.code if exc.rcvd else None, exc.rcvd.reason if exc.rcvd else None)
+            )
 
     port = await server(watcher)
     client = await connect(port)
@@ -197,7 +205,9 @@ async def test_refused_upgrade_raises_connect_error_with_status(server: Any) -> 
     async def refuse(conn: ServerConnection) -> None:  # pragma: no cover - never reached
         pass
 
-    srv = await serve(refuse, "127.0.0.1", 0, process_request=lambda conn, req: conn.respond(403, "no\n"))
+    srv = await serve(
+        refuse, "127.0.0.1", 0, process_request=lambda conn, req: conn.respond(403, "no\n")
+    )
     port = int(srv.sockets[0].getsockname()[1])
     client = await connect(port)
     with pytest.raises(ConnectError) as info:

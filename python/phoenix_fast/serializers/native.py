@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -42,7 +42,7 @@ class Serializer:
         dumps: Callable[[Any], bytes | str] = orjson.dumps,
     ) -> None:
         self.vsn = vsn
-        # orjson decodes a whole read's payloads as one array; a custom loads sees one payload a call.
+        # orjson decodes a whole read's payloads as one array; a custom loads gets one at a time.
         self._codec = _native.Codec(vsn_major(vsn), loads, dumps, loads is orjson.loads)
 
     def encode(self, message: Message) -> RawFrame:
@@ -53,13 +53,13 @@ class Serializer:
         """The message in ``raw`` (``str``: a text frame; ``bytes``: a binary frame)."""
         return self._codec.decode(raw)  # type: ignore[no-any-return]
 
-    def decode_batch(self, frames: list[RawFrame]) -> list[Message | Exception]:
+    def decode_batch(self, frames: Sequence[RawFrame]) -> list[Message | Exception]:
         """Decodes every frame in one native call.
 
         A frame that fails to decode yields its :class:`~phoenix_fast.errors.DecodeError`
         in its place, so one bad frame costs nothing else.
         """
-        return self._codec.decode_batch(frames)
+        return self._codec.decode_batch(list(frames))
 
     def __repr__(self) -> str:
         return f"Serializer(vsn={self.vsn!r})"

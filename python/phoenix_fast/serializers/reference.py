@@ -111,7 +111,7 @@ def _encode_binary_push(
 ) -> bytes:
     fields = [(join_ref or "", "join_ref"), (ref or "", "ref"), (topic, "topic"), (event, "event")]
     encoded = [value.encode() for value, _ in fields]
-    for data, (_, name) in zip(encoded, fields):
+    for data, (_, name) in zip(encoded, fields, strict=True):
         if len(data) > 255:
             raise EncodeError(
                 f"binary frame field {name} is {len(data)} bytes long; the limit is 255"
@@ -126,8 +126,9 @@ class _Reader:
     def take(self, n: int) -> bytes:
         end = self.pos + n
         if end > len(self.raw):
+            have = len(self.raw)
             raise DecodeError(
-                f"truncated binary frame of kind {self.kind}: needs {end} bytes, has {len(self.raw)}"
+                f"truncated binary frame of kind {self.kind}: needs {end} bytes, has {have}"
             )
         data, self.pos = self.raw[self.pos : end], end
         return data

@@ -1,0 +1,396 @@
+//! The Presence merge (`Presence.sync_state`, `Presence.sync_diff`, `Presence.list`), run
+//! directly on the decoded payloads: Python dicts and lists in, Python dicts and lists out.
+//!
+//! The contract, shared with the pure-Python `phoenix_fast._presence_reference`:
+//! - The inputs are never mutated. The result is a new top-level dict; a presence whose metas
+//!   change is a new dict (a shallow copy with a new `metas` list); every other presence and
+//!   every meta is shared with the inputs, so presences and metas are treated as immutable.
+//! - The merge itself follows `presence.js`: joins first (metas already held and not in the join
+//!   are kept in front of the joined ones), then leaves (metas removed by `phx_ref`, the key
+//!   dropped when none remain). `phx_ref`s compare like Python's `in` on a list (what the JS
+//!   client's `indexOf` does); a missing `phx_ref`, or a meta that is not a dict, counts as None.
+//! - Instead of calling back, each function returns the join and leave records, in the order
+//!   the JS client fires its callbacks, for the Python layer to fire.
+
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PySet, PyString};
+use pyo3::{ffi, intern};
+
+/// Up to this many refs (a presence has one meta per connection, usually one or two),
+/// membership is a scan of refs held on the stack; above it, a Python set.
+const INLINE: usize = 4;
+
+/// A meta's `phx_ref`: None when missing, None, or the meta is not a dict.
+type Ref<'py> = Option<Bound<'py, PyAny>>;
+
+/// (key, presence) pairs collected before they are applied.
+type Entries<'py> = Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>;
+
+/// The refs of one metas list.
+enum RefSet<'py> {
+    Inline { refs: [Ref<'py>; INLINE], len: usize },
+    Hashed(Bound<'py, PySet>),
+    /// Long, with a ref that cannot be hashed.
+    Linear(Vec<Ref<'py>>),
+}
+
+impl<'py> RefSet<'py> {
+    fn of(metas: &Bound<'py, PyList>) -> PyResult<Self> {
+        if metas.len() <= INLINE {
+            let mut refs: [Ref<'py>; INLINE] = Default::default();
+            let mut len = 0;
+            for (slot, meta) in refs.iter_mut().zip(metas.iter()) {
+                *slot = meta_ref(&meta)?;
+                len += 1;
+            }
+            return Ok(Self::Inline { refs, len });
+        }
+        let py = metas.py();
+        let refs = metas.iter().map(|m| meta_ref(&m)).collect::<PyResult<Vec<_>>>()?;
+        let set = PySet::empty(py)?;
+        for r in &refs {
+            let added = match r {
+                None => set.add(py.None()),
+                Some(obj) => set.add(obj),
+            };
+            if added.is_err() {
+                return Ok(Self::Linear(refs));
+            }
+        }
+        Ok(Self::Hashed(set))
+    }
+
+    fn contains(&self, candidate: &Ref<'py>) -> PyResult<bool> {
+        let refs = match self {
+            Self::Inline { refs, len } => &refs[..*len],
+            Self::Linear(refs) => refs.as_slice(),
+            Self::Hashed(set) => {
+                let found = match candidate {
+                    None => set.contains(set.py().None()),
+                    Some(obj) => set.contains(obj),
+                };
+                // An unhashable candidate equals none of the (hashable) refs.
+                return found.or_else(|err| {
+                    if err.is_instance_of::<PyTypeError>(set.py()) { Ok(false) } else { Err(err) }
+                });
+            }
+        };
+        for r in refs {
+            if same_ref(r, candidate)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Python's `a == b` as `in` on a list applies it: identity first, then equality.
+fn same_ref(a: &Ref<'_>, b: &Ref<'_>) -> PyResult<bool> {
+    match (a, b) {
+        (None, None) => Ok(true),
+        (None, Some(_)) | (Some(_), None) => Ok(false),
+        (Some(a), Some(b)) => {
+            if a.is(b) {
+                return Ok(true);
+            }
+            if let (Ok(a), Ok(b)) = (a.cast_exact::<PyString>(), b.cast_exact::<PyString>()) {
+                return Ok(a.to_str()? == b.to_str()?);
+            }
+            a.eq(b)
+        }
+    }
+}
+
+fn meta_ref<'py>(meta: &Bound<'py, PyAny>) -> PyResult<Ref<'py>> {
+    let Ok(meta) = meta.cast::<PyDict>() else {
+        return Ok(None);
+    };
+    Ok(meta.get_item(intern!(meta.py(), "phx_ref"))?.filter(|r| !r.is_none()))
+}
+
+/// What is left of a metas list once the metas whose ref is in a set are dropped.
+enum Kept<'py> {
+    All,
+    Empty,
+    Some(Bound<'py, PyList>),
+}
+
+/// Drops the metas whose ref is in `drop`; allocates a list only when some are dropped and
+/// some are kept.
+fn keep_metas<'py>(metas: &Bound<'py, PyList>, drop: &RefSet<'py>) -> PyResult<Kept<'py>> {
+    let mut first_dropped = None;
+    let mut out: Option<Bound<'py, PyList>> = None;
+    for (i, meta) in metas.iter().enumerate() {
+        if drop.contains(&meta_ref(&meta)?)? {
+            first_dropped.get_or_insert(i);
+        } else if let Some(first) = first_dropped {
+            out.get_or_insert_with(|| metas.get_slice(0, first)).append(meta)?;
+        }
+    }
+    Ok(match (first_dropped, out) {
+        (None, _) => Kept::All,
+        (Some(_), Some(out)) => Kept::Some(out),
+        (Some(0), None) => Kept::Empty,
+        (Some(first), None) => Kept::Some(metas.get_slice(0, first)),
+    })
+}
+
+#[cold]
+#[inline(never)]
+fn bad_presence(key: &Bound<'_, PyAny>, presence: &Bound<'_, PyAny>) -> PyErr {
+    let key = key.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
+    let kind = presence.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
+    PyTypeError::new_err(format!("presence {key} must be a dict with a 'metas' list, not {kind} without one"))
+}
+
+/// The `metas` list of a presence, or a TypeError naming the key.
+fn metas_of<'py>(key: &Bound<'py, PyAny>, presence: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    let Ok(dict) = presence.cast::<PyDict>() else {
+        return Err(bad_presence(key, presence));
+    };
+    match dict.get_item(intern!(presence.py(), "metas"))? {
+        Some(metas) => metas.cast_into::<PyList>().map_err(|_| bad_presence(key, presence)),
+        None => Err(bad_presence(key, presence)),
+    }
+}
+
+/// A shallow copy of a presence with another metas list.
+fn with_metas<'py>(presence: &Bound<'py, PyAny>, metas: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyAny>> {
+    let copy = presence.cast::<PyDict>()?.copy()?;
+    copy.set_item(intern!(presence.py(), "metas"), metas)?;
+    Ok(copy.into_any())
+}
+
+/// Calls `f` on each item of a dict. Unlike pyo3's dict iterator, which panics (an abort in a
+/// `panic = "abort"` build) when the dict changes size under it, a change made by Python code
+/// run meanwhile (a key's `__eq__`, a ref's `__eq__`) is reported as a RuntimeError.
+fn for_each_item<'py>(
+    dict: &Bound<'py, PyDict>,
+    mut f: impl FnMut(Bound<'py, PyAny>, Bound<'py, PyAny>) -> PyResult<()>,
+) -> PyResult<()> {
+    let py = dict.py();
+    let len = dict.len();
+    let mut pos: ffi::Py_ssize_t = 0;
+    let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+    let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+    loop {
+        // SAFETY: `dict` is a live dict; PyDict_Next reads its current entry table (bounds
+        // checked against that table) and returns borrowed references, which become owned
+        // references here, before any Python code can run and change the dict.
+        let (k, v) = unsafe {
+            if ffi::PyDict_Next(dict.as_ptr(), &raw mut pos, &raw mut key, &raw mut value) == 0 {
+                break;
+            }
+            (Bound::from_borrowed_ptr(py, key), Bound::from_borrowed_ptr(py, value))
+        };
+        f(k, v)?;
+        if dict.len() != len {
+            return Err(PyRuntimeError::new_err("dictionary changed size during iteration"));
+        }
+    }
+    Ok(())
+}
+
+/// The `joins` or `leaves` dict of a diff; missing or None is empty.
+fn diff_part<'py>(
+    diff: &Bound<'py, PyDict>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    match diff.get_item(name)? {
+        None => Ok(None),
+        Some(part) if part.is_none() => Ok(None),
+        Some(part) => part.cast_into::<PyDict>().map(Some).map_err(|err| {
+            PyTypeError::new_err(format!(
+                "diff[{}] must be a dict, not {}",
+                name,
+                err.into_inner().get_type()
+            ))
+        }),
+    }
+}
+
+/// Records for the callbacks: a flat list of `(key, presence, presence)` triples.
+struct Records<'py>(Option<Bound<'py, PyList>>);
+
+impl<'py> Records<'py> {
+    fn new(py: Python<'py>, wanted: bool) -> Self {
+        Self(wanted.then(|| PyList::empty(py)))
+    }
+
+    fn push(&self, key: Bound<'py, PyAny>, a: Bound<'py, PyAny>, b: Bound<'py, PyAny>) -> PyResult<()> {
+        if let Some(list) = &self.0 {
+            list.append(key)?;
+            list.append(a)?;
+            list.append(b)?;
+        }
+        Ok(())
+    }
+
+    fn into_list(self, py: Python<'py>) -> Bound<'py, PyList> {
+        self.0.unwrap_or_else(|| PyList::empty(py))
+    }
+}
+
+/// Applies one join to `state`; records `key, current or None, joined`.
+fn apply_join<'py>(
+    state: &Bound<'py, PyDict>,
+    key: Bound<'py, PyAny>,
+    joined: Bound<'py, PyAny>,
+    records: &Records<'py>,
+) -> PyResult<()> {
+    let py = state.py();
+    let joined_metas = metas_of(&key, &joined)?;
+    let current = state.get_item(&key)?;
+    let stored = match &current {
+        None => joined.clone(),
+        Some(current) => {
+            let current_metas = metas_of(&key, current)?;
+            let metas = match keep_metas(&current_metas, &RefSet::of(&joined_metas)?)? {
+                Kept::Empty => None,
+                Kept::All if current_metas.is_empty() => None,
+                Kept::All => Some(current_metas.add(&joined_metas)?.cast_into::<PyList>()?),
+                Kept::Some(kept) => {
+                    for meta in joined_metas.iter() {
+                        kept.append(meta)?;
+                    }
+                    Some(kept)
+                }
+            };
+            match metas {
+                None => joined.clone(),
+                Some(metas) => with_metas(&joined, &metas)?,
+            }
+        }
+    };
+    state.set_item(&key, stored)?;
+    records.push(key, current.unwrap_or_else(|| py.None().into_bound(py)), joined)
+}
+
+/// Applies one leave to `state`; records `key, current after removal, left`.
+fn apply_leave<'py>(
+    state: &Bound<'py, PyDict>,
+    key: Bound<'py, PyAny>,
+    left: Bound<'py, PyAny>,
+    records: &Records<'py>,
+) -> PyResult<()> {
+    let left_metas = metas_of(&key, &left)?;
+    let Some(current) = state.get_item(&key)? else {
+        return Ok(());
+    };
+    let current_metas = metas_of(&key, &current)?;
+    let after = match keep_metas(&current_metas, &RefSet::of(&left_metas)?)? {
+        Kept::All if current_metas.is_empty() => {
+            state.del_item(&key)?;
+            current
+        }
+        Kept::All => current,
+        Kept::Empty => {
+            state.del_item(&key)?;
+            with_metas(&current, &PyList::empty(state.py()))?
+        }
+        Kept::Some(kept) => {
+            let after = with_metas(&current, &kept)?;
+            state.set_item(&key, &after)?;
+            after
+        }
+    };
+    records.push(key, after, left)
+}
+
+type Synced<'py> = (Bound<'py, PyDict>, Bound<'py, PyList>, Bound<'py, PyList>);
+
+/// `Presence.syncDiff` without callbacks: returns `(new_state, joins, leaves)`, where `joins`
+/// is a flat list of `key, current or None, new_presence` triples and `leaves` one of
+/// `key, current after removal, left_presence` triples, each in callback order (empty when not
+/// wanted).
+#[pyfunction]
+#[pyo3(signature = (state, diff, want_joins=true, want_leaves=true))]
+pub fn presence_sync_diff<'py>(
+    py: Python<'py>,
+    state: &Bound<'py, PyDict>,
+    diff: &Bound<'py, PyDict>,
+    want_joins: bool,
+    want_leaves: bool,
+) -> PyResult<Synced<'py>> {
+    let result = state.copy()?;
+    let joins = Records::new(py, want_joins);
+    let leaves = Records::new(py, want_leaves);
+    if let Some(part) = diff_part(diff, intern!(py, "joins"))? {
+        for_each_item(&part, |key, joined| apply_join(&result, key, joined, &joins))?;
+    }
+    if let Some(part) = diff_part(diff, intern!(py, "leaves"))? {
+        for_each_item(&part, |key, left| apply_leave(&result, key, left, &leaves))?;
+    }
+    Ok((result, joins.into_list(py), leaves.into_list(py)))
+}
+
+/// `Presence.syncState` without callbacks: the joins and leaves that turn `state` into
+/// `new_state` (by `phx_ref`), applied as one diff. Returns what `presence_sync_diff` returns.
+#[pyfunction]
+#[pyo3(signature = (state, new_state, want_joins=true, want_leaves=true))]
+pub fn presence_sync_state<'py>(
+    py: Python<'py>,
+    state: &Bound<'py, PyDict>,
+    new_state: &Bound<'py, PyDict>,
+    want_joins: bool,
+    want_leaves: bool,
+) -> PyResult<Synced<'py>> {
+    let mut to_join: Entries<'py> = Vec::new();
+    let mut to_leave: Entries<'py> = Vec::new();
+    for_each_item(state, |key, current| {
+        if new_state.get_item(&key)?.is_none() {
+            to_leave.push((key, current));
+        }
+        Ok(())
+    })?;
+    for_each_item(new_state, |key, presence| {
+        let new_metas = metas_of(&key, &presence)?;
+        let Some(current) = state.get_item(&key)? else {
+            to_join.push((key, presence));
+            return Ok(());
+        };
+        let current_metas = metas_of(&key, &current)?;
+        let joined = keep_metas(&new_metas, &RefSet::of(&current_metas)?)?;
+        let left = keep_metas(&current_metas, &RefSet::of(&new_metas)?)?;
+        match joined {
+            Kept::Empty => {}
+            Kept::All if new_metas.is_empty() => {}
+            Kept::All => to_join.push((key.clone(), presence.clone())),
+            Kept::Some(metas) => to_join.push((key.clone(), with_metas(&presence, &metas)?)),
+        }
+        match left {
+            Kept::Empty => {}
+            Kept::All if current_metas.is_empty() => {}
+            Kept::All => to_leave.push((key, current)),
+            Kept::Some(metas) => to_leave.push((key, with_metas(&current, &metas)?)),
+        }
+        Ok(())
+    })?;
+
+    let result = state.copy()?;
+    let joins = Records::new(py, want_joins);
+    let leaves = Records::new(py, want_leaves);
+    for (key, joined) in to_join {
+        apply_join(&result, key, joined, &joins)?;
+    }
+    for (key, left) in to_leave {
+        apply_leave(&result, key, left, &leaves)?;
+    }
+    Ok((result, joins.into_list(py), leaves.into_list(py)))
+}
+
+/// `Presence.list`: the presences in key order, or `chooser(key, presence)` for each.
+#[pyfunction]
+#[pyo3(signature = (presences, chooser=None))]
+pub fn presence_list<'py>(
+    presences: &Bound<'py, PyDict>,
+    chooser: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let Some(chooser) = chooser else {
+        return Ok(presences.values());
+    };
+    let out = PyList::empty(presences.py());
+    for_each_item(presences, |key, presence| out.append(chooser.call1((key, presence))?))?;
+    Ok(out)
+}
