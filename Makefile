@@ -75,8 +75,12 @@ demo: build ## the main job
 	$(PY) -m phoenix_fast.demo
 
 .PHONY: bench
-bench: build js ## run the benchmarks for real
-	$(BIN)/pytest benches --benchmark-enable --benchmark-only --benchmark-disable-gc --benchmark-columns=min,median,mean,ops
+bench: build js ## run the pytest-benchmark suites for real
+	$(BIN)/pytest benches --benchmark-enable --benchmark-only --benchmark-columns=min,median,mean,ops
+
+.PHONY: bench-scenarios
+bench-scenarios: build js ## client scenarios S1-S5, phoenix_fast against the JS client in one run
+	$(PY) benches/scenarios.py --json .benchmarks/scenarios.json
 
 .PHONY: lock
 lock: $(PY) ## re-pin requirements-dev.txt from requirements-dev.in
