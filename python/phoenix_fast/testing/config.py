@@ -1,0 +1,52 @@
+"""Options of the reference server, with Phoenix's defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ServerConfig"]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Options of :class:`~phoenix_fast.testing.ReferenceServer`.
+
+    Attributes:
+        host: Interface to bind (loopback by default).
+        port: TCP port; 0 picks a free one (kept across stop/start).
+        max_channels: Channels one socket may join (Phoenix's
+            ``max_channels_per_transport``, default 100).
+        idle_timeout: Seconds a WebSocket may stay silent before the server
+            closes it (Phoenix's websocket ``timeout``, default 60 s).
+        longpoll_window: Seconds a LongPoll GET waits for messages before
+            answering 204 (Phoenix's ``window_ms``, default 10 s).
+        longpoll_session_timeout: Seconds without a poll after which a LongPoll
+            session ends; None means 1.5 x ``longpoll_window``, as Phoenix.
+        max_frame_size: Largest accepted WebSocket message in bytes; 0 means
+            unlimited (Phoenix's default is infinity). Larger messages close
+            the socket with 1009.
+        close_timeout: Seconds to wait for the client's close frame after the
+            server closes a WebSocket.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    max_channels: int = 100
+    idle_timeout: float = 60.0
+    longpoll_window: float = 10.0
+    longpoll_session_timeout: float | None = None
+    max_frame_size: int = 0
+    close_timeout: float = 5.0
+
+    @property
+    def session_timeout(self) -> float:
+        """The effective LongPoll session timeout in seconds."""
+        if self.longpoll_session_timeout is not None:
+            return self.longpoll_session_timeout
+        return self.longpoll_window * 1.5
+
+    def replace(self, **changes: Any) -> ServerConfig:
+        """A copy with ``changes`` applied (unknown names raise TypeError)."""
+        return dataclasses.replace(self, **changes)
