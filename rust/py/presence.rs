@@ -24,64 +24,84 @@ const INLINE: usize = 4;
 /// A meta's `phx_ref`: None when missing, None, or the meta is not a dict.
 type Ref<'py> = Option<Bound<'py, PyAny>>;
 
-/// (key, presence) pairs collected before they are applied.
-type Entries<'py> = Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>;
-
-/// The refs of one metas list.
-enum RefSet<'py> {
-    Inline { refs: [Ref<'py>; INLINE], len: usize },
-    Hashed(Bound<'py, PySet>),
-    /// Long, with a ref that cannot be hashed.
-    Linear(Vec<Ref<'py>>),
+/// The refs of one metas list, in order, with a Python set of them when the list is long.
+struct RefSet<'py> {
+    inline: [Ref<'py>; INLINE],
+    heap: Vec<Ref<'py>>,
+    len: usize,
+    /// None for a short list, or a long one with a ref that cannot be hashed.
+    set: Option<Bound<'py, PySet>>,
 }
 
 impl<'py> RefSet<'py> {
     fn of(metas: &Bound<'py, PyList>) -> PyResult<Self> {
+        let mut refs = Self { inline: Default::default(), heap: Vec::new(), len: 0, set: None };
         if metas.len() <= INLINE {
-            let mut refs: [Ref<'py>; INLINE] = Default::default();
-            let mut len = 0;
-            for (slot, meta) in refs.iter_mut().zip(metas.iter()) {
+            for (slot, meta) in refs.inline.iter_mut().zip(metas.iter()) {
                 *slot = meta_ref(&meta)?;
-                len += 1;
+                refs.len += 1;
             }
-            return Ok(Self::Inline { refs, len });
+            return Ok(refs);
         }
+        refs.heap = metas.iter().map(|m| meta_ref(&m)).collect::<PyResult<Vec<_>>>()?;
+        refs.len = refs.heap.len();
         let py = metas.py();
-        let refs = metas.iter().map(|m| meta_ref(&m)).collect::<PyResult<Vec<_>>>()?;
         let set = PySet::empty(py)?;
-        for r in &refs {
+        for r in &refs.heap {
             let added = match r {
                 None => set.add(py.None()),
                 Some(obj) => set.add(obj),
             };
             if added.is_err() {
-                return Ok(Self::Linear(refs));
+                return Ok(refs);
             }
         }
-        Ok(Self::Hashed(set))
+        refs.set = Some(set);
+        Ok(refs)
+    }
+
+    fn refs(&self) -> &[Ref<'py>] {
+        if self.heap.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.heap
+        }
     }
 
     fn contains(&self, candidate: &Ref<'py>) -> PyResult<bool> {
-        let refs = match self {
-            Self::Inline { refs, len } => &refs[..*len],
-            Self::Linear(refs) => refs.as_slice(),
-            Self::Hashed(set) => {
-                let found = match candidate {
-                    None => set.contains(set.py().None()),
-                    Some(obj) => set.contains(obj),
-                };
-                // An unhashable candidate equals none of the (hashable) refs.
-                return found.or_else(|err| {
-                    if err.is_instance_of::<PyTypeError>(set.py()) { Ok(false) } else { Err(err) }
-                });
-            }
-        };
-        for r in refs {
+        if let Some(set) = &self.set {
+            let found = match candidate {
+                None => set.contains(set.py().None()),
+                Some(obj) => set.contains(obj),
+            };
+            // An unhashable candidate equals none of the (hashable) refs.
+            return found.or_else(|err| {
+                if err.is_instance_of::<PyTypeError>(set.py()) {
+                    Ok(false)
+                } else {
+                    Err(err)
+                }
+            });
+        }
+        for r in self.refs() {
             if same_ref(r, candidate)? {
                 return Ok(true);
             }
         }
         Ok(false)
+    }
+
+    /// Whether both lists hold equal refs in the same order (the common "nothing changed").
+    fn same_as(&self, other: &Self) -> PyResult<bool> {
+        if self.len != other.len {
+            return Ok(false);
+        }
+        for (a, b) in self.refs().iter().zip(other.refs()) {
+            if !same_ref(a, b)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }
 
@@ -109,26 +129,45 @@ fn meta_ref<'py>(meta: &Bound<'py, PyAny>) -> PyResult<Ref<'py>> {
     Ok(meta.get_item(intern!(meta.py(), "phx_ref"))?.filter(|r| !r.is_none()))
 }
 
-/// What is left of a metas list once the metas whose ref is in a set are dropped.
+/// What is left of a metas list once some metas are dropped (`Some` is a new list).
 enum Kept<'py> {
     All,
     Empty,
     Some(Bound<'py, PyList>),
 }
 
-/// Drops the metas whose ref is in `drop`; allocates a list only when some are dropped and
-/// some are kept.
-fn keep_metas<'py>(metas: &Bound<'py, PyList>, drop: &RefSet<'py>) -> PyResult<Kept<'py>> {
+fn in_any<'py>(sets: &[&RefSet<'py>], r: &Ref<'py>) -> PyResult<bool> {
+    for set in sets {
+        if set.contains(r)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Drops the metas whose ref is in one of the `drop` sets; allocates a list only when some are
+/// dropped and some are kept. `own` are the refs of `metas` when already known.
+fn keep_metas<'py>(
+    metas: &Bound<'py, PyList>,
+    own: Option<&RefSet<'py>>,
+    drop: &[&RefSet<'py>],
+) -> PyResult<Kept<'py>> {
+    let own = own.map(RefSet::refs);
     let mut first_dropped = None;
     let mut out: Option<Bound<'py, PyList>> = None;
     for (i, meta) in metas.iter().enumerate() {
-        if drop.contains(&meta_ref(&meta)?)? {
+        let dropped = match own.and_then(|refs| refs.get(i)) {
+            Some(r) => in_any(drop, r)?,
+            None => in_any(drop, &meta_ref(&meta)?)?,
+        };
+        if dropped {
             first_dropped.get_or_insert(i);
         } else if let Some(first) = first_dropped {
             out.get_or_insert_with(|| metas.get_slice(0, first)).append(meta)?;
         }
     }
     Ok(match (first_dropped, out) {
+        (None, _) if metas.is_empty() => Kept::Empty,
         (None, _) => Kept::All,
         (Some(_), Some(out)) => Kept::Some(out),
         (Some(0), None) => Kept::Empty,
@@ -153,6 +192,13 @@ fn metas_of<'py>(key: &Bound<'py, PyAny>, presence: &Bound<'py, PyAny>) -> PyRes
         Some(metas) => metas.cast_into::<PyList>().map_err(|_| bad_presence(key, presence)),
         None => Err(bad_presence(key, presence)),
     }
+}
+
+fn extend<'py>(list: &Bound<'py, PyList>, other: &Bound<'py, PyList>) -> PyResult<()> {
+    for item in other.iter() {
+        list.append(item)?;
+    }
+    Ok(())
 }
 
 /// A shallow copy of a presence with another metas list.
@@ -227,6 +273,10 @@ impl<'py> Records<'py> {
         Ok(())
     }
 
+    fn wanted(&self) -> bool {
+        self.0.is_some()
+    }
+
     fn into_list(self, py: Python<'py>) -> Bound<'py, PyList> {
         self.0.unwrap_or_else(|| PyList::empty(py))
     }
@@ -246,20 +296,13 @@ fn apply_join<'py>(
         None => joined.clone(),
         Some(current) => {
             let current_metas = metas_of(&key, current)?;
-            let metas = match keep_metas(&current_metas, &RefSet::of(&joined_metas)?)? {
-                Kept::Empty => None,
-                Kept::All if current_metas.is_empty() => None,
-                Kept::All => Some(current_metas.add(&joined_metas)?.cast_into::<PyList>()?),
+            match keep_metas(&current_metas, None, &[&RefSet::of(&joined_metas)?])? {
+                Kept::Empty => joined.clone(),
+                Kept::All => with_metas(&joined, current_metas.add(&joined_metas)?.cast::<PyList>()?)?,
                 Kept::Some(kept) => {
-                    for meta in joined_metas.iter() {
-                        kept.append(meta)?;
-                    }
-                    Some(kept)
+                    extend(&kept, &joined_metas)?;
+                    with_metas(&joined, &kept)?
                 }
-            };
-            match metas {
-                None => joined.clone(),
-                Some(metas) => with_metas(&joined, &metas)?,
             }
         }
     };
@@ -279,14 +322,13 @@ fn apply_leave<'py>(
         return Ok(());
     };
     let current_metas = metas_of(&key, &current)?;
-    let after = match keep_metas(&current_metas, &RefSet::of(&left_metas)?)? {
-        Kept::All if current_metas.is_empty() => {
-            state.del_item(&key)?;
-            current
-        }
+    let after = match keep_metas(&current_metas, None, &[&RefSet::of(&left_metas)?])? {
         Kept::All => current,
         Kept::Empty => {
             state.del_item(&key)?;
+            if !records.wanted() {
+                return Ok(());
+            }
             with_metas(&current, &PyList::empty(state.py()))?
         }
         Kept::Some(kept) => {
@@ -294,6 +336,76 @@ fn apply_leave<'py>(
             state.set_item(&key, &after)?;
             after
         }
+    };
+    records.push(key, after, left)
+}
+
+/// A join and a leave of the same key in one diff (how an update arrives), applied at once:
+/// the result is what `apply_join` then `apply_leave` give, without the presence in between.
+/// Records the join; the leave is recorded in its turn by `record_update_leave`.
+fn apply_update<'py>(
+    state: &Bound<'py, PyDict>,
+    key: Bound<'py, PyAny>,
+    joined: Bound<'py, PyAny>,
+    left: &Bound<'py, PyAny>,
+    records: &Records<'py>,
+) -> PyResult<()> {
+    let py = state.py();
+    let joined_metas = metas_of(&key, &joined)?;
+    let left_refs = RefSet::of(&metas_of(&key, left)?)?;
+    let joined_refs = RefSet::of(&joined_metas)?;
+    let current = state.get_item(&key)?;
+    // what stays of the held metas (a list of our own, so it may be extended)
+    let held = match &current {
+        None => None,
+        Some(current) => {
+            let current_metas = metas_of(&key, current)?;
+            match keep_metas(&current_metas, None, &[&joined_refs, &left_refs])? {
+                Kept::All => Some(current_metas.get_slice(0, current_metas.len())),
+                Kept::Empty => None,
+                Kept::Some(kept) => Some(kept),
+            }
+        }
+    };
+    let new = keep_metas(&joined_metas, Some(&joined_refs), &[&left_refs])?;
+    let stored = match (held, new) {
+        (None, Kept::All) => Some(joined.clone()),
+        (None, Kept::Empty) => None,
+        (None, Kept::Some(metas)) => Some(with_metas(&joined, &metas)?),
+        (Some(metas), new) => {
+            match new {
+                Kept::All => extend(&metas, &joined_metas)?,
+                Kept::Some(new) => extend(&metas, &new)?,
+                Kept::Empty => {}
+            }
+            Some(with_metas(&joined, &metas)?)
+        }
+    };
+    match stored {
+        Some(stored) => state.set_item(&key, stored)?,
+        None => {
+            if current.is_some() {
+                state.del_item(&key)?;
+            }
+        }
+    }
+    records.push(key, current.unwrap_or_else(|| py.None().into_bound(py)), joined)
+}
+
+/// Records the leave half of an update applied by `apply_update`.
+fn record_update_leave<'py>(
+    state: &Bound<'py, PyDict>,
+    key: Bound<'py, PyAny>,
+    joined: &Bound<'py, PyAny>,
+    left: Bound<'py, PyAny>,
+    records: &Records<'py>,
+) -> PyResult<()> {
+    if !records.wanted() {
+        return Ok(());
+    }
+    let after = match state.get_item(&key)? {
+        Some(after) => after,
+        None => with_metas(joined, &PyList::empty(state.py()))?,
     };
     records.push(key, after, left)
 }
@@ -316,17 +428,34 @@ pub fn presence_sync_diff<'py>(
     let result = state.copy()?;
     let joins = Records::new(py, want_joins);
     let leaves = Records::new(py, want_leaves);
-    if let Some(part) = diff_part(diff, intern!(py, "joins"))? {
-        for_each_item(&part, |key, joined| apply_join(&result, key, joined, &joins))?;
+    let joins_part = diff_part(diff, intern!(py, "joins"))?.filter(|part| !part.is_empty());
+    let leaves_part = diff_part(diff, intern!(py, "leaves"))?.filter(|part| !part.is_empty());
+    if let Some(part) = &joins_part {
+        for_each_item(part, |key, joined| {
+            if let Some(left) = leaves_part.as_ref().map(|p| p.get_item(&key)).transpose()?.flatten() {
+                return apply_update(&result, key, joined, &left, &joins);
+            }
+            apply_join(&result, key, joined, &joins)
+        })?;
     }
-    if let Some(part) = diff_part(diff, intern!(py, "leaves"))? {
-        for_each_item(&part, |key, left| apply_leave(&result, key, left, &leaves))?;
+    if let Some(part) = &leaves_part {
+        for_each_item(part, |key, left| {
+            if let Some(joined) = joins_part.as_ref().map(|p| p.get_item(&key)).transpose()?.flatten() {
+                return record_update_leave(&result, key, &joined, left, &leaves);
+            }
+            apply_leave(&result, key, left, &leaves)
+        })?;
     }
     Ok((result, joins.into_list(py), leaves.into_list(py)))
 }
 
 /// `Presence.syncState` without callbacks: the joins and leaves that turn `state` into
 /// `new_state` (by `phx_ref`), applied as one diff. Returns what `presence_sync_diff` returns.
+///
+/// The JS client builds that diff and applies it, joins then leaves; as each join and leave
+/// touches only its own key, they are applied here as they are found, and only the records
+/// keep the JS order: every join (in `new_state` order), then the leaves of keys gone (in
+/// `state` order), then the leaves of keys changed (in `new_state` order).
 #[pyfunction]
 #[pyo3(signature = (state, new_state, want_joins=true, want_leaves=true))]
 pub fn presence_sync_state<'py>(
@@ -336,48 +465,61 @@ pub fn presence_sync_state<'py>(
     want_joins: bool,
     want_leaves: bool,
 ) -> PyResult<Synced<'py>> {
-    let mut to_join: Entries<'py> = Vec::new();
-    let mut to_leave: Entries<'py> = Vec::new();
+    let result = state.copy()?;
+    let joins = Records::new(py, want_joins);
+    let gone = Records::new(py, want_leaves);
+    let changed = Records::new(py, want_leaves);
     for_each_item(state, |key, current| {
-        if new_state.get_item(&key)?.is_none() {
-            to_leave.push((key, current));
+        if new_state.get_item(&key)?.is_some() {
+            return Ok(());
+        }
+        // a leave of all its metas
+        if metas_of(&key, &current)?.is_empty() {
+            result.del_item(&key)?;
+            return gone.push(key, current.clone(), current);
+        }
+        result.del_item(&key)?;
+        if gone.wanted() {
+            let after = with_metas(&current, &PyList::empty(py))?;
+            gone.push(key, after, current)?;
         }
         Ok(())
     })?;
     for_each_item(new_state, |key, presence| {
         let new_metas = metas_of(&key, &presence)?;
         let Some(current) = state.get_item(&key)? else {
-            to_join.push((key, presence));
-            return Ok(());
+            result.set_item(&key, &presence)?;
+            return joins.push(key, py.None().into_bound(py), presence);
         };
         let current_metas = metas_of(&key, &current)?;
-        let joined = keep_metas(&new_metas, &RefSet::of(&current_metas)?)?;
-        let left = keep_metas(&current_metas, &RefSet::of(&new_metas)?)?;
-        match joined {
-            Kept::Empty => {}
-            Kept::All if new_metas.is_empty() => {}
-            Kept::All => to_join.push((key.clone(), presence.clone())),
-            Kept::Some(metas) => to_join.push((key.clone(), with_metas(&presence, &metas)?)),
+        let new_refs = RefSet::of(&new_metas)?;
+        let current_refs = RefSet::of(&current_metas)?;
+        if new_refs.same_as(&current_refs)? {
+            return Ok(());
         }
-        match left {
-            Kept::Empty => {}
-            Kept::All if current_metas.is_empty() => {}
-            Kept::All => to_leave.push((key, current)),
-            Kept::Some(metas) => to_leave.push((key, with_metas(&current, &metas)?)),
+        let joined = match keep_metas(&new_metas, Some(&new_refs), &[&current_refs])? {
+            Kept::Empty => None,
+            Kept::All => Some(presence),
+            Kept::Some(metas) => Some(with_metas(&presence, &metas)?),
+        };
+        let left = match keep_metas(&current_metas, Some(&current_refs), &[&new_refs])? {
+            Kept::Empty => None,
+            Kept::All => Some(current),
+            Kept::Some(metas) => Some(with_metas(&current, &metas)?),
+        };
+        if let Some(joined) = joined {
+            apply_join(&result, key.clone(), joined, &joins)?;
+        }
+        if let Some(left) = left {
+            apply_leave(&result, key, left, &changed)?;
         }
         Ok(())
     })?;
-
-    let result = state.copy()?;
-    let joins = Records::new(py, want_joins);
-    let leaves = Records::new(py, want_leaves);
-    for (key, joined) in to_join {
-        apply_join(&result, key, joined, &joins)?;
+    let leaves = gone.into_list(py);
+    if want_leaves {
+        leaves.call_method1(intern!(py, "extend"), (changed.into_list(py),))?;
     }
-    for (key, left) in to_leave {
-        apply_leave(&result, key, left, &leaves)?;
-    }
-    Ok((result, joins.into_list(py), leaves.into_list(py)))
+    Ok((result, joins.into_list(py), leaves))
 }
 
 /// `Presence.list`: the presences in key order, or `chooser(key, presence)` for each.
