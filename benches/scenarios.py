@@ -240,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def fmt(row: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v:,.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+    return ", ".join(
+        f"{k}={v:,.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,28 @@
 
 from phoenix_fast import errors
 from phoenix_fast._native import __version__
+from phoenix_fast._states import ChannelState, SocketState
+from phoenix_fast.channel import Channel
 from phoenix_fast.message import Message
+from phoenix_fast.push import Push
 from phoenix_fast.serializers import ReferenceSerializer, Serializer
+from phoenix_fast.socket import Socket
+from phoenix_fast.timer import Timer
+from phoenix_fast.transports import MockTransport, Transport, WebSocketTransport
 
-__all__ = ["Message", "ReferenceSerializer", "Serializer", "__version__", "errors"]
+__all__ = [
+    "Channel",
+    "ChannelState",
+    "Message",
+    "MockTransport",
+    "Push",
+    "ReferenceSerializer",
+    "Serializer",
+    "Socket",
+    "SocketState",
+    "Timer",
+    "Transport",
+    "WebSocketTransport",
+    "__version__",
+    "errors",
+]

@@ -11,3 +11,16 @@ EVENT_REPLY = "phx_reply"
 EVENT_ERROR = "phx_error"
 EVENT_CLOSE = "phx_close"
 EVENT_HEARTBEAT = "heartbeat"
+
+#: Default push (and join, leave) timeout, as the JS client's ``DEFAULT_TIMEOUT``.
+DEFAULT_TIMEOUT = 10.0
+#: Default time between a heartbeat reply and the next heartbeat.
+DEFAULT_HEARTBEAT_INTERVAL = 30.0
+#: How long a teardown waits for the transport to confirm its close (JS: 150+300+450+600 ms).
+CLOSE_WAIT = 1.5
+#: The prefix of the subprotocol carrying the auth token.
+AUTH_TOKEN_PREFIX = "base64url.bearer.phx."
+#: WebSocket close code "normal closure".
+WS_CLOSE_NORMAL = 1000
+#: Largest WebSocket message the client accepts by default.
+DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024

@@ -1,4 +1,4 @@
-"""Type stubs for the Rust extension ``phoenix_fast._native`` (hand-written; checked by stubtest)."""
+"""Stubs for the Rust extension ``phoenix_fast._native`` (hand-written; checked by stubtest)."""
 
 from collections.abc import Callable
 from typing import Any, final

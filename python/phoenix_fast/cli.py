@@ -4,6 +4,10 @@ Subcommands are registered by ``add_<name>_parser(subparsers)`` functions that
 set ``func`` (the handler, returning an exit status) with ``set_defaults``; add
 one function per subcommand and call it from :func:`build_parser`.
 
+``phoenix-fast load [URL]`` load-tests a Phoenix application (without URL: a
+demonstration against the embedded reference server); ``phoenix-fast report merge``
+adds load reports up exactly (:mod:`phoenix_fast.load`).
+
 ``phoenix-fast serve`` runs the reference server (``phoenix_fast.testing``)
 until interrupted and prints its URL as the first line of stdout.
 """
@@ -17,7 +21,9 @@ import signal
 import sys
 from collections.abc import Sequence
 
-__all__ = ["add_serve_parser", "build_parser", "main"]
+from phoenix_fast.load.command import add_load_parser, add_report_parser
+
+__all__ = ["add_load_parser", "add_report_parser", "add_serve_parser", "build_parser", "main"]
 
 
 def add_serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="phoenix-fast", description="Tools around the phoenix_fast Phoenix Channels client."
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_load_parser(subparsers)
+    add_report_parser(subparsers)
     add_serve_parser(subparsers)
     return parser
 

@@ -1,0 +1,218 @@
+"""One connection of a socket over one transport instance (JS ``Connection``, 1.8.16).
+
+It owns what belongs to that connection only (the joins it carried, its pings, whether we
+closed it), and forwards the transport's reports to the socket only while it is the socket's
+current connection: a replaced connection may still report while it closes, but nothing it
+says concerns the socket any more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from phoenix_fast._outcome import Outcome
+from phoenix_fast._states import SocketState
+from phoenix_fast._types import CloseEvent
+from phoenix_fast.errors import ConnectError
+from phoenix_fast.transports.base import Transport
+
+if TYPE_CHECKING:
+    from phoenix_fast._lifecycle import Lifecycle
+    from phoenix_fast.channel import Channel
+
+__all__ = ["Connection"]
+
+_OPEN, _CONNECTING = SocketState.OPEN, SocketState.CONNECTING
+
+
+class Connection:
+    """The socket's side of one transport instance; implements ``TransportHandler``."""
+
+    __slots__ = (
+        "_awaiting",
+        "_closed_callbacks",
+        "_task",
+        "channels_errored",
+        "close_handled",
+        "closed",
+        "closing",
+        "ended",
+        "error",
+        "joins",
+        "lost",
+        "pings",
+        "socket",
+        "transport",
+        "was_open",
+    )
+
+    def __init__(self, socket: Lifecycle) -> None:
+        self.socket = socket
+        self.transport: Transport | None = None
+        #: The join ref of each channel whose join went out over this connection.
+        self.joins: weakref.WeakKeyDictionary[Channel, str | None] = weakref.WeakKeyDictionary()
+        #: ref -> (start time, outcome) of the pings sent over this connection.
+        self.pings: dict[str, tuple[float, Outcome[float | None]]] = {}
+        self.closing = False  # we closed it (as opposed to the server or the network)
+        self.ended = False  # the socket is done with it (disconnect): connect() makes a new one
+        self.channels_errored = False
+        self.close_handled = False
+        self.closed = False
+        self.lost = False  # its pings and in-flight pushes were failed
+        self.was_open = False
+        self.error: BaseException | None = None
+        self._task: asyncio.Future[Any] | None = None
+        self._awaiting: list[asyncio.Future[Any]] = []
+        self._closed_callbacks: list[Callable[[], None]] = []
+
+    # -- state ---------------------------------------------------------------------------
+
+    def is_current(self) -> bool:
+        return self.socket._conn is self
+
+    def is_open(self) -> bool:
+        transport = self.transport
+        return transport is not None and transport.ready_state is _OPEN
+
+    def is_connecting(self) -> bool:
+        return self.ready_state() is _CONNECTING
+
+    def ready_state(self) -> SocketState:
+        if self.transport is not None:
+            return self.transport.ready_state
+        if self.closed:
+            return SocketState.CLOSED
+        return SocketState.CLOSING if self.closing else _CONNECTING
+
+    @property
+    def skip_heartbeat(self) -> bool:
+        return self.transport is not None and self.transport.skip_heartbeat
+
+    def carried(self, channel: Channel, join_ref: str | None) -> bool:
+        """Whether the channel's join ``join_ref`` went out over this connection."""
+        return channel in self.joins and self.joins[channel] == join_ref
+
+    # -- opening -------------------------------------------------------------------------
+
+    def start(self, params: Any, token: Any) -> None:
+        """Opens the transport once ``params`` and ``token`` are known.
+
+        Either may be a callable (called now), and what it returns may be awaitable.
+        """
+        try:
+            params = params() if callable(params) else params
+            token = token() if callable(token) else token
+        except Exception as exc:
+            failure = ConnectError(f"the params or auth_token callable raised {exc!r}")
+            asyncio.get_running_loop().call_soon(self._failed, failure)
+            return
+        if inspect.isawaitable(params) or inspect.isawaitable(token):
+            # futures at once, so that a close before they ran cancels them cleanly
+            if inspect.isawaitable(params):
+                params = self._track(asyncio.ensure_future(params))
+            if inspect.isawaitable(token):
+                token = self._track(asyncio.ensure_future(token))
+            self._task = self._track(asyncio.ensure_future(self._resolve_then_open(params, token)))
+        else:
+            self._open_transport(params, token)
+
+    def _track(self, future: asyncio.Future[Any]) -> asyncio.Future[Any]:
+        self._awaiting.append(future)
+        return future
+
+    async def _resolve_then_open(self, params: Any, token: Any) -> None:
+        try:
+            if inspect.isawaitable(params):
+                params = await params
+            if inspect.isawaitable(token):
+                token = await token
+        except Exception as exc:
+            self._failed(ConnectError(f"the params or auth_token callable raised {exc!r}"))
+            return
+        finally:
+            self._task = None
+            self._awaiting.clear()
+        if not (self.closing or self.closed):
+            self._open_transport(params, token)
+
+    def _open_transport(self, params: Any, token: Any) -> None:
+        try:
+            options = self.socket._transport_options(params, token)
+            self.transport = self.socket._transport_factory(options, self)
+        except Exception as exc:
+            error = exc if isinstance(exc, ConnectError) else ConnectError(f"cannot connect: {exc}")
+            asyncio.get_running_loop().call_soon(self._failed, error)
+
+    def _failed(self, error: BaseException) -> None:
+        if not self.closed:
+            self.transport_error(error)
+            self.transport_close(None, "", False)
+
+    # -- closing -------------------------------------------------------------------------
+
+    def close(self, code: int | None = None, reason: str = "", *, abort: bool = False) -> None:
+        """Closes the transport (``abort``: without a handshake, the peer being presumed
+        dead); its close report then only confirms our close."""
+        self.closing = True
+        if self.transport is not None:
+            if abort:
+                self.transport.abort()
+            else:
+                self.transport.close(code, reason)
+        elif not self.closed:
+            for future in self._awaiting:
+                future.cancel()
+            self._awaiting.clear()
+            self._task = None
+            asyncio.get_running_loop().call_soon(self.transport_close, code, reason, True)
+
+    def when_closed(self, timeout: float, callback: Callable[[], None]) -> None:
+        """Calls ``callback`` once closed, or after ``timeout`` seconds, whichever is first."""
+        if self.closed:
+            callback()
+            return
+        fired = False
+
+        def once() -> None:
+            nonlocal fired
+            if not fired:
+                fired = True
+                handle.cancel()
+                callback()
+
+        handle = asyncio.get_running_loop().call_later(timeout, once)
+        self._closed_callbacks.append(once)
+
+    # -- TransportHandler ----------------------------------------------------------------
+
+    def transport_open(self) -> None:
+        self.was_open = True
+        if self.is_current():
+            self.socket._on_conn_open(self)
+
+    def transport_messages(self, items: list[Any]) -> None:
+        if self.is_current():
+            self.socket._on_conn_messages(self, items)
+
+    def transport_error(self, error: BaseException) -> None:
+        if self.error is None:
+            self.error = error
+        # closing a connection that is still connecting makes it fail: that is our doing
+        if not self.closing and self.is_current():
+            self.socket._on_conn_error(self, error)
+
+    def transport_close(self, code: int | None, reason: str, was_clean: bool) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        # the socket hears of the close before a teardown waiting for it lets go of us
+        if self.is_current() and not self.close_handled:
+            self.close_handled = True
+            self.socket._on_conn_close(self, CloseEvent(code, reason, was_clean))
+        callbacks, self._closed_callbacks = self._closed_callbacks, []
+        for callback in callbacks:
+            callback()

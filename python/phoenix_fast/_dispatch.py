@@ -1,0 +1,288 @@
+"""The per-message half of ``Socket``: refs and push timeouts, sending, routing, callbacks.
+
+Pending pushes live in the native ``Pending`` table (ref -> push, plus a timing wheel for
+their deadlines) driven by ONE loop timer armed at the earliest deadline: no asyncio timer
+per push. Incoming messages are routed through a dict keyed by topic, then filtered by
+``join_ref``, never by scanning every channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from phoenix_fast import _native
+from phoenix_fast._constants import EVENT_JOIN, EVENT_LEAVE
+from phoenix_fast._logging import SocketLog
+from phoenix_fast._states import ChannelState
+from phoenix_fast.message import Message
+
+if TYPE_CHECKING:
+    from phoenix_fast._connection import Connection
+    from phoenix_fast.channel import Channel, _Binding
+    from phoenix_fast.push import Push
+
+__all__ = ["Dispatcher"]
+
+_CLOSED = ChannelState.CLOSED
+
+
+class Dispatcher:
+    """Base of ``Socket`` holding the hot paths (see the module docstring)."""
+
+    _pending_heartbeat_ref: str | None
+
+    def __init__(self, log: SocketLog) -> None:
+        self._log = log
+        self._conn: Connection | None = None
+        #: topic -> channels on it (lists are replaced, never mutated: copy on write)
+        self._topics: dict[str, list[Channel]] = {}
+        self._callbacks: dict[str, list[tuple[str, Callable[..., object]]]] = {
+            "open": [],
+            "close": [],
+            "error": [],
+            "message": [],
+        }
+        self._pending = _native.Pending(0.001)
+        self._wheel: asyncio.TimerHandle | None = None
+        self._wheel_at: float | None = None
+        #: (message, channel, push) waiting for the connection to open
+        self._send_buffer: list[tuple[Message, Channel | None, Push | None]] = []
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._loop_obj: asyncio.AbstractEventLoop | None = None
+
+    # -- hooks the Socket provides ---------------------------------------------------------
+
+    def is_connected(self) -> bool:
+        raise NotImplementedError
+
+    def _on_heartbeat_reply(self) -> None:
+        raise NotImplementedError
+
+    # -- the loop and its clock --------------------------------------------------------------
+
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop_obj
+        if loop is None or loop.is_closed():
+            loop = self._loop_obj = asyncio.get_running_loop()
+        return loop
+
+    def _bind_loop(self) -> None:
+        self._loop_obj = asyncio.get_running_loop()
+
+    def _now(self) -> float:
+        return self._loop().time()
+
+    # -- refs and pending pushes --------------------------------------------------------------
+
+    def make_ref(self) -> str:
+        """The next ref of this socket: "1", "2", ... (wrapping to "0"), as the JS client."""
+        return self._pending.make_ref()
+
+    def _track(self, ref: str, push: Push, deadline: float) -> None:
+        self._pending.add(ref, push, deadline)
+        if self._wheel_at is None or deadline < self._wheel_at:
+            self._arm(deadline)
+
+    def _untrack(self, ref: str) -> bool:
+        """Forgets the pending push ``ref``; False if it was not pending."""
+        return self._pending.resolve(ref) is not None
+
+    def _take(self, ref: str, channel: Channel) -> Push | None:
+        """Pops the pending push ``ref`` if it belongs to ``channel`` (a reply arrived)."""
+        push: Push | None = self._pending.resolve(ref)
+        if push is not None and push.channel is not channel:
+            self._pending.add(ref, push, push._deadline)
+            return None
+        return push
+
+    def _arm(self, deadline: float) -> None:
+        if self._wheel is not None:
+            self._wheel.cancel()
+        self._wheel_at = deadline
+        self._wheel = self._loop().call_at(deadline, self._on_wheel)
+
+    def _on_wheel(self) -> None:
+        # asyncio may run a timer up to its clock resolution early: it fired, so it is time
+        now = max(self._loop().time(), self._wheel_at or 0.0)
+        self._wheel = self._wheel_at = None
+        for push in self._pending.expire(now):
+            try:
+                push._resolve("timeout", {})
+            except Exception as exc:  # noqa: PERF203 - one failure must not stop the others
+                self._log.error("push", "a timeout failed", exc)
+        deadline = self._pending.next_deadline()
+        if deadline is not None:
+            self._arm(deadline)
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def _push(
+        self, message: Message, channel: Channel | None = None, push: Push | None = None
+    ) -> None:
+        """Sends now if connected, else buffers until the connection opens."""
+        if self._log.enabled:
+            self._log(
+                "push", f"{message.topic} {message.event} ({message.join_ref}, {message.ref})"
+            )
+        conn = self._conn
+        if conn is not None and conn.is_open():
+            self._send(conn, message, channel, push)
+        else:
+            self._send_buffer.append((message, channel, push))
+
+    def _send(
+        self, conn: Connection, message: Message, channel: Channel | None, push: Push | None
+    ) -> None:
+        assert conn.transport is not None
+        if channel is not None:
+            if message.event == EVENT_JOIN:
+                conn.joins[channel] = message.join_ref
+            # a leave must still reach the server after its channel closed locally
+            if message.event != EVENT_LEAVE and _outdated(message, channel):
+                return
+        conn.transport.send(message)
+        if push is not None:
+            push._conn = conn
+
+    def _flush_send_buffer(self) -> None:
+        conn = self._conn
+        if conn is None or not conn.is_open() or not self._send_buffer:
+            return
+        buffer, self._send_buffer = self._send_buffer, []
+        for message, channel, push in buffer:
+            if channel is not None and message.event != EVENT_LEAVE and _outdated(message, channel):
+                if self._log.enabled:
+                    self._log("push", f"dropping stale {message.topic} {message.event}")
+                continue
+            try:
+                self._send(conn, message, channel, push)
+            except Exception as exc:
+                self._log.error("push", f"cannot send {message.topic} {message.event}", exc)
+                if push is not None:
+                    push._fail(exc)
+
+    # -- receiving ---------------------------------------------------------------------------
+
+    def _on_conn_messages(self, conn: Connection, items: list[Any]) -> None:
+        for message in items:
+            # messages behind a close (ours, or a replacement) are dropped, as browsers do
+            if conn is not self._conn or not conn.is_open():
+                return
+            if isinstance(message, Message):
+                self._route(conn, message)
+            else:
+                self._bad_message(message)
+
+    def _route(self, conn: Connection, message: Message) -> None:
+        join_ref, ref, topic, event, payload = message
+        if ref is not None and ref == self._pending_heartbeat_ref:
+            self._on_heartbeat_reply()
+        log = self._log
+        if log.enabled:
+            log("receive", f"{topic} {event} ({join_ref}, {ref})")
+        channels = self._topics.get(topic)
+        if channels is not None:
+            for channel in channels:
+                if join_ref is not None and join_ref != channel._join_push.ref:
+                    if log.enabled:
+                        log("channel", f"dropping outdated {topic} {event} ({join_ref})")
+                    continue
+                try:
+                    channel._trigger(event, payload, ref, join_ref)
+                except Exception as exc:
+                    log.error("channel", f"dispatching {topic} {event} failed", exc)
+        for _, callback in self._callbacks["message"]:
+            self._run_callback(callback, message)
+        if ref is not None and conn.pings:
+            ping = conn.pings.pop(ref, None)
+            if ping is not None:
+                ping[1].set_result(self._now() - ping[0])
+
+    def _bad_message(self, item: Any) -> None:
+        if isinstance(item, Exception):
+            self._log.error("receive", f"dropping a frame that cannot be decoded: {item}", item)
+        else:
+            self._log.error("receive", f"dropping a frame decoded as {type(item).__name__}")
+
+    def _safe_trigger(self, channel: Channel, event: str, payload: Any) -> None:
+        try:
+            channel._trigger(event, payload)
+        except Exception as exc:
+            self._log.error("channel", f"{channel.topic} {event} failed", exc)
+
+    # -- channels ----------------------------------------------------------------------------
+
+    @property
+    def channels(self) -> list[Channel]:
+        """The socket's channels (joined or not; a channel leaves the list when it closes)."""
+        return [channel for channels in self._topics.values() for channel in channels]
+
+    def _remove(self, channel: Channel) -> None:
+        channels = [c for c in self._topics.get(channel.topic, ()) if c is not channel]
+        if channels:
+            self._topics[channel.topic] = channels
+        else:
+            self._topics.pop(channel.topic, None)
+
+    def _leave_open_topic(self, topic: str, joining: Channel) -> None:
+        for channel in self._topics.get(topic, ()):
+            if channel is not joining and channel.state in ("joined", "joining"):
+                if self._log.enabled:
+                    self._log("transport", f'leaving duplicate topic "{topic}"')
+                channel.leave()
+                return
+
+    # -- user callbacks ----------------------------------------------------------------------
+
+    def _run_callback(self, callback: Callable[..., object], *args: Any) -> None:
+        """Calls a user callback: exceptions are logged, awaitables run as tasks."""
+        try:
+            result = callback(*args)
+        except Exception as exc:
+            self._log.error("callback", f"{_name(callback)} raised {exc!r}", exc)
+            return
+        if result is not None and inspect.isawaitable(result):
+            self._start_task(result)
+
+    def _spawn(
+        self, binding: _Binding, payload: Any, ref: str | None, join_ref: str | None
+    ) -> None:
+        """Calls a channel binding with as many arguments as it takes."""
+        callback, nargs = binding.callback, binding.nargs
+        try:
+            if nargs == 1:
+                result = callback(payload)
+            elif nargs == 3:
+                result = callback(payload, ref, join_ref)
+            elif nargs == 2:
+                result = callback(payload, ref)
+            else:
+                result = callback()
+        except Exception as exc:
+            self._log.error("callback", f"{_name(callback)} raised {exc!r}", exc)
+            return
+        if result is not None and inspect.isawaitable(result):
+            self._start_task(result)
+
+    def _start_task(self, awaitable: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(awaitable)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            self._log.error("callback", f"an async callback raised {exc!r}", exc)
+
+
+def _outdated(message: Message, channel: Channel) -> bool:
+    """Whether the message was made for an earlier join of its channel, or it closed since."""
+    return message.join_ref != channel._join_push.ref or channel._state is _CLOSED
+
+
+def _name(callback: Callable[..., object]) -> str:
+    return getattr(callback, "__qualname__", None) or repr(callback)

@@ -1,0 +1,78 @@
+"""A one-shot result that any number of coroutines may await, at any time.
+
+Futures are created only when someone awaits, and only on the running loop, so an outcome
+that nobody awaits costs nothing and can never leak a "Future exception was never
+retrieved" warning. Once settled, awaiting returns (or raises) at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Generator
+from typing import Any, Generic, TypeVar
+
+__all__ = ["Outcome"]
+
+T = TypeVar("T")
+
+
+class Outcome(Generic[T]):
+    """A value or an exception, settled once; the first settlement wins."""
+
+    __slots__ = ("_done", "_error", "_value", "_waiters")
+
+    def __init__(self) -> None:
+        self._done = False
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the outcome is settled."""
+        return self._done
+
+    def set_result(self, value: T) -> bool:
+        """Settles with ``value``; returns False (and does nothing) if already settled."""
+        if self._done:
+            return False
+        self._done, self._value = True, value
+        self._wake()
+        return True
+
+    def set_exception(self, error: BaseException) -> bool:
+        """Settles with ``error``; returns False (and does nothing) if already settled."""
+        if self._done:
+            return False
+        self._done, self._error = True, error
+        self._wake()
+        return True
+
+    def result(self) -> T:
+        """The value, or raises the exception; only valid once settled."""
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, None
+        for fut in waiters or ():
+            if not fut.done():
+                fut.set_result(None)
+
+    async def wait(self) -> T:
+        """Waits until settled, then returns the value or raises the exception."""
+        if not self._done:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(fut)
+            try:
+                await fut
+            finally:
+                if self._waiters is not None and fut in self._waiters:
+                    self._waiters.remove(fut)
+        return self.result()
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self.wait().__await__()

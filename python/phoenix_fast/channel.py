@@ -1,0 +1,367 @@
+"""``Channel``: one topic joined over a socket, with the JS client's state machine."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+from phoenix_fast._constants import (
+    EVENT_CLOSE,
+    EVENT_ERROR,
+    EVENT_JOIN,
+    EVENT_LEAVE,
+    EVENT_REPLY,
+)
+from phoenix_fast._states import ChannelState
+from phoenix_fast._stream import ChannelStream
+from phoenix_fast._types import BindingCallback, JoinParams, Payload
+from phoenix_fast.errors import (
+    ChannelClosed,
+    ChannelError,
+    ConnectionClosed,
+    InvalidState,
+    JoinError,
+)
+from phoenix_fast.push import Push
+from phoenix_fast.timer import Timer
+
+if TYPE_CHECKING:
+    from phoenix_fast.socket import Socket
+
+__all__ = ["Channel"]
+
+_INTERNAL = frozenset((EVENT_REPLY, EVENT_CLOSE, EVENT_ERROR))
+_JOINED, _JOINING, _LEAVING = ChannelState.JOINED, ChannelState.JOINING, ChannelState.LEAVING
+_CLOSED, _ERRORED = ChannelState.CLOSED, ChannelState.ERRORED
+
+
+class _Binding(NamedTuple):
+    ref: int
+    callback: BindingCallback
+    nargs: int
+
+
+class Channel:
+    """A channel on a topic; make one with ``socket.channel(topic, params)``.
+
+    States, rejoin backoff, push buffering and ``join_ref`` filtering follow the JS client
+    (phoenix 1.8.16). ``join()`` may be called once per instance; after ``leave()`` or a
+    server ``phx_close``, make a new channel to join again.
+
+    Args:
+        topic: the topic, ``"room:lobby"`` say.
+        params: the join payload: a mapping, or a callable read again on every (re)join.
+        socket: the socket the channel belongs to.
+    """
+
+    def __init__(self, topic: str, params: JoinParams | None, socket: Socket) -> None:
+        self.topic = topic
+        #: The join params (a mapping or a callable); read at every (re)join.
+        self.params: JoinParams = {} if params is None else params
+        self.socket = socket
+        #: The default timeout of this channel's pushes (``join(timeout)`` changes it).
+        self.timeout: float = socket.timeout
+        self._state = _CLOSED
+        self._bindings: dict[str, list[_Binding]] = {}
+        self._binding_ref = 0
+        self._joined_once = False
+        self._push_buffer: dict[Push, None] = {}
+        self._join_push = Push(
+            self, EVENT_JOIN, self._join_params, self.timeout, error_cls=JoinError
+        )
+        self._join_push.receive("ok", self._on_join_ok)
+        self._join_push.receive("error", self._on_join_error)
+        self._join_push.receive("timeout", self._on_join_timeout)
+        self._rejoin_timer = Timer(self._on_rejoin_timer, socket._rejoin_after)
+
+    # -- properties --------------------------------------------------------------------
+
+    @property
+    def state(self) -> ChannelState:
+        """closed, errored, joined, joining or leaving."""
+        return self._state
+
+    @property
+    def join_ref(self) -> str | None:
+        """The ref of the current join (None before ``join()`` and after a failed join)."""
+        return self._join_push.ref
+
+    @property
+    def join_push(self) -> Push:
+        """The push that joins (and rejoins) the channel."""
+        return self._join_push
+
+    @property
+    def joined_once(self) -> bool:
+        """Whether ``join()`` was called."""
+        return self._joined_once
+
+    def can_push(self) -> bool:
+        """Whether a push would go out now: the socket is connected and the channel joined."""
+        return self._state is _JOINED and self.socket.is_connected()
+
+    # -- join, leave, push -------------------------------------------------------------
+
+    def join(self, timeout: float | None = None) -> Push:
+        """Joins the topic; returns the join push (awaitable: the server's ok response).
+
+        Awaiting raises :class:`~phoenix_fast.errors.JoinError` (the server said error),
+        :class:`~phoenix_fast.errors.PushTimeout`, or
+        :class:`~phoenix_fast.errors.ConnectionClosed` (the connection dropped first); the
+        channel itself keeps rejoining with backoff whatever happened, as in JS.
+
+        Args:
+            timeout: seconds to wait for the reply; also becomes the channel's default.
+
+        Raises:
+            InvalidState: ``join()`` was already called on this instance.
+        """
+        if self._joined_once:
+            raise InvalidState(
+                f"tried to join {self.topic!r} twice: join() can only be called once per "
+                "channel instance; make a new one with socket.channel()"
+            )
+        if timeout is not None:
+            self.timeout = timeout
+        self._joined_once = True
+        self._rejoin()
+        return self._join_push
+
+    def leave(self, timeout: float | None = None) -> Push:
+        """Leaves the topic; the channel closes on the server's ok or on timeout.
+
+        If the channel cannot push (socket down or not joined), it closes at once.
+
+        Returns:
+            The leave push (awaitable).
+        """
+        self._rejoin_timer.reset()
+        self._join_push._cancel_timeout()
+        self._state = _LEAVING
+        leave_push = Push(self, EVENT_LEAVE, {}, self.timeout if timeout is None else timeout)
+        leave_push.receive("ok", self._on_left).receive("timeout", self._on_left)
+        leave_push.send()
+        if not self.can_push():
+            leave_push._trigger("ok", {})
+        return leave_push
+
+    def push(self, event: str, payload: Payload = None, timeout: float | None = None) -> Push:
+        """Pushes ``event`` with ``payload`` (``bytes`` for a binary frame; ``{}`` if None).
+
+        Before the channel is joined (or while the socket is down) the push waits in a
+        buffer and goes out once joined, unless its timeout fired first.
+
+        Raises:
+            InvalidState: ``join()`` was never called.
+            EncodeError: the payload cannot be encoded.
+        """
+        if not self._joined_once:
+            raise InvalidState(
+                f"tried to push {event!r} to {self.topic!r} before joining: call join() first"
+            )
+        timeout = self.timeout if timeout is None else timeout
+        push = Push(self, event, {} if payload is None else payload, timeout)
+        if self.can_push():
+            push.send()
+        else:
+            push._start_timeout()
+            self._push_buffer[push] = None
+        return push
+
+    # -- bindings ----------------------------------------------------------------------
+
+    def on(self, event: str, callback: BindingCallback) -> int:
+        """Calls ``callback(payload[, ref[, join_ref]])`` for every ``event`` message.
+
+        The callback gets as many of those as it has required positional parameters (read
+        once, now; ``*args`` gets all three). A callback may be
+        a coroutine function: it then runs as a task. Exceptions are logged, not raised.
+
+        Returns:
+            A ref for ``off(event, ref)``.
+        """
+        ref = self._binding_ref
+        self._binding_ref += 1
+        binding = _Binding(ref, callback, _arity(callback))
+        # copy on write: a dispatch in progress keeps iterating the list it started with
+        self._bindings[event] = [*self._bindings.get(event, ()), binding]
+        return ref
+
+    def off(self, event: str, ref: int | None = None) -> None:
+        """Removes the binding ``ref`` of ``event``, or all its bindings if ``ref`` is None."""
+        kept = [b for b in self._bindings.get(event, ()) if ref is not None and b.ref != ref]
+        if kept:
+            self._bindings[event] = kept
+        else:
+            self._bindings.pop(event, None)
+
+    def on_close(self, callback: BindingCallback) -> int:
+        """Calls ``callback(payload)`` when the channel closes; returns a ref for ``off``."""
+        return self.on(EVENT_CLOSE, callback)
+
+    def on_error(self, callback: BindingCallback) -> int:
+        """Calls ``callback(reason)`` when the channel errors; returns a ref for ``off``."""
+        return self.on(EVENT_ERROR, callback)
+
+    def on_message(self, event: str, payload: Payload, ref: str | None) -> Payload:
+        """Overridable hook: sees every message before the bindings, returns the payload.
+
+        Override it (subclass, or assign a function to the instance) to transform payloads;
+        it must return the payload, modified or not.
+        """
+        return payload
+
+    def stream(
+        self,
+        event: str,
+        *,
+        maxsize: int = 1000,
+        overflow: Literal["drop_oldest", "drop_newest", "error"] = "drop_oldest",
+    ) -> ChannelStream:
+        """An async iterator over the ``event`` messages, ending when the channel closes.
+
+        Messages are queued from now on, up to ``maxsize``; when the queue is full,
+        ``overflow`` says what happens: ``"drop_oldest"`` or ``"drop_newest"`` discard a
+        message (counted in ``stream.dropped``), ``"error"`` makes the iteration raise
+        :class:`~phoenix_fast.errors.StreamOverflow`. Use it as ``async for message in
+        channel.stream("new_msg"): ...``; ``stream.close()`` (or leaving ``async with``)
+        unbinds it.
+        """
+        return ChannelStream(self, event, maxsize, overflow)
+
+    # -- internal: dispatch ------------------------------------------------------------
+
+    def _join_params(self) -> Any:
+        params = self.params
+        return params() if callable(params) else params
+
+    def _trigger(
+        self, event: str, payload: Any, ref: str | None = None, join_ref: str | None = None
+    ) -> None:
+        handled = self.on_message(event, payload, ref)
+        if handled is None and payload is not None:
+            raise InvalidState("channel on_message hooks must return the payload")
+        if event in _INTERNAL:
+            self._internal(event, handled, ref)
+        bindings = self._bindings.get(event)
+        if bindings:
+            run = self.socket._spawn
+            join_ref = join_ref or self._join_push.ref
+            for binding in bindings:
+                run(binding, handled, ref, join_ref)
+
+    def _internal(self, event: str, payload: Any, ref: str | None) -> None:
+        if event == EVENT_REPLY:
+            if ref is not None and isinstance(payload, dict):
+                push = self.socket._take(ref, self)
+                if push is not None:
+                    push._resolve(str(payload.get("status")), payload.get("response"))
+        elif event == EVENT_CLOSE:
+            self._on_closed()
+        else:
+            self._on_errored(payload)
+
+    # -- internal: state machine -------------------------------------------------------
+
+    def _rejoin(self, timeout: float | None = None) -> None:
+        if self._state is _LEAVING:
+            return
+        self.socket._leave_open_topic(self.topic, self)
+        self._state = _JOINING
+        self._join_push.resend(self.timeout if timeout is None else timeout)
+
+    def _on_rejoin_timer(self) -> None:
+        if self.socket.is_connected():
+            self._rejoin()
+
+    def _on_join_ok(self, _response: Any) -> None:
+        self._state = _JOINED
+        self._rejoin_timer.reset()
+        buffered, self._push_buffer = self._push_buffer, {}
+        for push in buffered:
+            try:
+                push.send()
+            except Exception as exc:  # noqa: PERF203 - one failure must not stop the others
+                self.socket._log.error("channel", f"buffered push to {self.topic} failed", exc)
+                push._fail(exc)
+
+    def _on_join_error(self, _response: Any) -> None:
+        self._state = _ERRORED
+        if self.socket.is_connected():
+            self._rejoin_timer.schedule_timeout()
+
+    def _on_join_timeout(self, _response: Any) -> None:
+        log = self.socket._log
+        if log.enabled:
+            log("channel", f"timeout {self.topic} ({self.join_ref})", self._join_push.timeout)
+        Push(self, EVENT_LEAVE, {}, self.timeout).send()
+        self._state = _ERRORED
+        self._join_push._reset()
+        if self.socket.is_connected():
+            self._rejoin_timer.schedule_timeout()
+
+    def _on_left(self, _response: Any) -> None:
+        if self.socket._log.enabled:
+            self.socket._log("channel", f"leave {self.topic}")
+        self._trigger(EVENT_CLOSE, "leave")
+
+    def _on_closed(self) -> None:
+        self._rejoin_timer.reset()
+        if self.socket._log.enabled:
+            self.socket._log("channel", f"close {self.topic} {self.join_ref}")
+        # a join still in flight can no longer succeed: unlike JS, stop its timeout so that a
+        # closed channel never comes back to life through the join-timeout rejoin
+        self._join_push._cancel_timeout()
+        self._join_push._fail(ChannelClosed(f"channel {self.topic} closed"))
+        self._state = _CLOSED
+        self.socket._remove(self)
+
+    def _on_errored(self, reason: Any) -> None:
+        if self.socket._log.enabled:
+            self.socket._log("channel", f"error {self.topic}", None)
+        if self._state is _JOINING:
+            self._join_push._reset()
+            self._join_push._fail(_join_failure(self.topic, reason))
+        self._state = _ERRORED
+        if self.socket.is_connected():
+            self._rejoin_timer.schedule_timeout()
+
+    def _on_socket_open(self) -> None:
+        self._rejoin_timer.reset()
+        if self._state is _ERRORED:
+            self._rejoin()
+
+    def _on_socket_error(self) -> None:
+        self._rejoin_timer.reset()
+
+    def _discard_buffered(self, push: Push) -> None:
+        self._push_buffer.pop(push, None)
+
+    def __repr__(self) -> str:
+        return f"<Channel {self.topic} {self._state.value} join_ref={self.join_ref}>"
+
+
+def _join_failure(topic: str, reason: Any) -> Exception:
+    if isinstance(reason, dict) and reason.get("source") == "transport":
+        return ConnectionClosed(f"the connection dropped while joining {topic}")
+    return ChannelError(f"channel {topic} errored while joining")
+
+
+def _arity(callback: Callable[..., Any]) -> int:
+    """How many of (payload, ref, join_ref) to pass: the callback's required positional
+    parameters (so ``lambda p, t=topic: ...`` gets the payload only), 3 for ``*args``."""
+    try:
+        params = inspect.signature(callback).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    count = 0
+    for param in params:
+        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+            return 3
+        if param.default is inspect.Parameter.empty and param.kind in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            count += 1
+    return min(count, 3)

@@ -1,0 +1,192 @@
+"""``Push``: one message to a channel and what became of it (a reply, or a timeout)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+from phoenix_fast._outcome import Outcome
+from phoenix_fast._types import Payload, PushCallback
+from phoenix_fast.errors import PushError, PushTimeout
+from phoenix_fast.message import Message
+
+if TYPE_CHECKING:
+    from phoenix_fast.channel import Channel
+
+__all__ = ["Push"]
+
+TIMEOUT = "timeout"
+
+
+class Push:
+    """A message pushed to a channel (you get one from ``push``, ``join`` or ``leave``).
+
+    Register callbacks per reply status, as in the JS client::
+
+        channel.push("new_msg", {"body": "hi"}) \\
+            .receive("ok", lambda resp: ...) \\
+            .receive("error", lambda resp: ...) \\
+            .receive("timeout", lambda resp: ...)
+
+    The status is whatever the server replied (``"ok"``, ``"error"``, or any other atom) or
+    ``"timeout"`` when no reply came within ``timeout`` seconds. A callback registered after
+    the push resolved with its status runs at once.
+
+    A push is also awaitable: ``response = await channel.push(...)`` returns the ``ok``
+    response, raises :class:`~phoenix_fast.errors.PushError` (with ``status`` and
+    ``response``) for any other status, :class:`~phoenix_fast.errors.PushTimeout` on timeout,
+    or :class:`~phoenix_fast.errors.ConnectionClosed` when the connection that carried it
+    closed before the reply (the ``timeout`` callbacks still run at the deadline, as in JS).
+    Awaiting a push that already resolved returns or raises at once; awaiting reports the
+    push's first outcome, even if it is sent again later (as a join is on rejoin).
+    """
+
+    __slots__ = (
+        "_conn",
+        "_deadline",
+        "_error_cls",
+        "_hooks",
+        "_outcome",
+        "_payload",
+        "_received",
+        "channel",
+        "event",
+        "ref",
+        "sent",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        channel: Channel,
+        event: str,
+        payload: Payload | Callable[[], Payload],
+        timeout: float,
+        *,
+        error_cls: Callable[[str, str, Any], Exception] = PushError,
+    ) -> None:
+        self.channel = channel
+        self.event = event
+        self._payload = payload
+        self.timeout = timeout
+        #: The ref of the last send (None until sent, and after a reset).
+        self.ref: str | None = None
+        #: Whether the push was handed to the socket since the last reset.
+        self.sent = False
+        self._received: tuple[str, Any] | None = None
+        self._hooks: list[tuple[str, PushCallback]] = []
+        self._outcome: Outcome[Any] = Outcome()
+        self._error_cls = error_cls
+        self._deadline = 0.0
+        self._conn: object = None
+
+    @property
+    def payload(self) -> Payload:
+        """The payload to send (a callable payload, as join params may be, is called)."""
+        payload = self._payload
+        return payload() if callable(payload) else payload
+
+    @property
+    def received(self) -> tuple[str, Any] | None:
+        """``(status, response)`` once resolved (None while pending, and after a reset)."""
+        return self._received
+
+    def receive(self, status: str, callback: PushCallback) -> Push:
+        """Calls ``callback(response)`` when the push resolves with ``status``.
+
+        Runs it at once if the push already resolved with that status.
+
+        Returns:
+            The push itself, to chain calls.
+        """
+        received = self._received
+        if received is not None and received[0] == status:
+            self.channel.socket._run_callback(callback, received[1])
+        self._hooks.append((status, callback))
+        return self
+
+    def resend(self, timeout: float) -> None:
+        """Sends again with a fresh ref and ``timeout``, forgetting the previous outcome."""
+        self.timeout = timeout
+        self._reset()
+        self.send()
+
+    def send(self) -> None:
+        """Sends with a fresh ref and starts the timeout (a push that timed out stays unsent).
+
+        Raises:
+            EncodeError: the payload cannot be encoded (the push is then not pending).
+        """
+        if self._has_received(TIMEOUT):
+            return
+        self._start_timeout()
+        self.sent = True
+        channel = self.channel
+        message = Message(channel.join_ref, self.ref, channel.topic, self.event, self.payload)
+        try:
+            channel.socket._push(message, channel, self)
+        except Exception:
+            self._cancel_timeout()
+            raise
+
+    # -- internal --------------------------------------------------------------------
+
+    def _start_timeout(self) -> None:
+        socket = self.channel.socket
+        if self.ref is not None:
+            socket._untrack(self.ref)
+        self.ref = ref = socket.make_ref()
+        self._deadline = socket._now() + self.timeout
+        socket._track(ref, self, self._deadline)
+
+    def _cancel_timeout(self) -> None:
+        if self.ref is not None:
+            self.channel.socket._untrack(self.ref)
+
+    def _reset(self) -> None:
+        self._cancel_timeout()
+        self.ref = None
+        self._received = None
+        self.sent = False
+        self._conn = None
+
+    def _has_received(self, status: str) -> bool:
+        received = self._received
+        return received is not None and received[0] == status
+
+    def _trigger(self, status: str, response: Any) -> None:
+        """Resolves as if the server replied (JS ``push.trigger``), if still pending."""
+        if self.ref is not None and self.channel.socket._untrack(self.ref):
+            self._resolve(status, response)
+
+    def _resolve(self, status: str, response: Any) -> None:
+        """The reply arrived (or the timeout fired); the pending entry is already gone."""
+        self._received = (status, response)
+        self._conn = None
+        if status == TIMEOUT:
+            self.channel._discard_buffered(self)
+        run = self.channel.socket._run_callback
+        for hook_status, callback in self._hooks:
+            if hook_status == status:
+                run(callback, response)
+        outcome = self._outcome
+        if outcome.done:
+            return
+        where = f"{self.event} on {self.channel.topic}"
+        if status == "ok":
+            outcome.set_result(response)
+        elif status == TIMEOUT:
+            outcome.set_exception(PushTimeout(f"{where}: no reply within {self.timeout} s"))
+        else:
+            outcome.set_exception(self._error_cls(f"{where}: {status}", status, response))
+
+    def _fail(self, error: BaseException) -> None:
+        """Fails the awaiters (not the ``receive`` callbacks) with ``error``."""
+        self._outcome.set_exception(error)
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._outcome.__await__()
+
+    def __repr__(self) -> str:
+        status = self._received[0] if self._received else "pending"
+        return f"<Push {self.channel.topic} {self.event} ref={self.ref} {status}>"

@@ -1,0 +1,269 @@
+"""``Socket``: the connection to a Phoenix endpoint, with heartbeat, reconnect and routing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl as _ssl
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
+
+import orjson
+
+from phoenix_fast import _native
+from phoenix_fast._backoff import Backoff, reconnect_after, rejoin_after, with_jitter
+from phoenix_fast._constants import (
+    DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_TIMEOUT,
+    DEFAULT_VSN,
+    EVENT_HEARTBEAT,
+    PHOENIX_TOPIC,
+    WS_CLOSE_NORMAL,
+)
+from phoenix_fast._endpoint import endpoint_url
+from phoenix_fast._lifecycle import Lifecycle
+from phoenix_fast._logging import SocketLog
+from phoenix_fast._outcome import Outcome
+from phoenix_fast._states import SocketState
+from phoenix_fast._types import (
+    CloseEvent,
+    ErrorCallback,
+    JoinParams,
+    LoggerFunc,
+    MessageCallback,
+    OpenCallback,
+    SocketParams,
+    TokenSource,
+)
+from phoenix_fast.channel import Channel
+from phoenix_fast.errors import ConnectionClosed
+from phoenix_fast.message import Message
+from phoenix_fast.serializers._version import vsn_major
+from phoenix_fast.timer import Timer
+from phoenix_fast.transports.base import Decoder, Encoder, TransportFactory
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ["Socket"]
+
+
+class Socket(Lifecycle):
+    """A Phoenix socket: one connection (re-established as needed) carrying many channels.
+
+    Behaves as the JS client's ``Socket`` (phoenix 1.8.16), durations in seconds::
+
+        async with Socket("wss://example.com/socket", params={"token": token}) as socket:
+            channel = socket.channel("room:lobby", {"name": "ada"})
+            await channel.join()
+            reply = await channel.push("new_msg", {"body": "hi"})
+
+    Args:
+        endpoint: ``ws://``, ``wss://``, ``http://`` or ``https://`` URL of the socket
+            (``/websocket`` is appended), or a path (``/socket``) together with ``base``.
+        params: connect params (query string, ``vsn`` last): a mapping, or a callable (sync
+            or async) called again on every connect.
+        base: where a path ``endpoint`` lives, ``"https://example.com"`` say.
+        auth_token: a token (or a callable, sync or async, called on every connect) sent as
+            the subprotocol ``base64url.bearer.phx.<base64>`` next to ``phoenix``.
+        headers: extra HTTP headers for the WebSocket handshake.
+        ssl: TLS for ``wss``: None for a default, verifying context, or an ``SSLContext``.
+        transport: the transport factory (the WebSocket transport by default).
+        timeout: default timeout of joins and pushes.
+        heartbeat_interval: seconds between a heartbeat reply and the next heartbeat; None
+            disables heartbeats.
+        heartbeat_timeout: seconds to wait for a heartbeat reply before the link is presumed
+            dead (closed, then reconnected); ``heartbeat_interval`` by default.
+        reconnect_after: ``tries -> seconds`` before reconnect attempt ``tries`` (from 1).
+        rejoin_after: ``tries -> seconds`` before a channel's rejoin attempt ``tries``.
+        jitter: randomises each reconnect and rejoin delay ``d`` within ``[d*(1-jitter), d]``.
+        logger: a ``logging.Logger`` (traces at DEBUG, problems at WARNING) or a JS-style
+            ``logger(kind, msg, data)``. Tokens and param values are never logged.
+        encode: ``encode(Message) -> str | bytes`` replacing the default serializer.
+        decode: ``decode(str | bytes) -> Message`` replacing the default serializer.
+        vsn: the serializer version sent as ``vsn``: ``"2.0.0"`` (default) or ``"1.0.0"``.
+        max_message_size: the largest message accepted from the server, in bytes.
+        connect_timeout: seconds allowed for the TCP, TLS and upgrade handshakes.
+
+    Raises:
+        ValueError: a path endpoint without ``base``, or an unknown scheme or ``vsn``.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        params: SocketParams | None = None,
+        base: str | None = None,
+        auth_token: TokenSource | None = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        ssl: _ssl.SSLContext | None = None,
+        transport: TransportFactory | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        heartbeat_interval: float | None = DEFAULT_HEARTBEAT_INTERVAL,
+        heartbeat_timeout: float | None = None,
+        reconnect_after: Backoff = reconnect_after,
+        rejoin_after: Backoff = rejoin_after,
+        jitter: float = 0.0,
+        logger: logging.Logger | LoggerFunc | None = None,
+        encode: Encoder | None = None,
+        decode: Decoder | None = None,
+        vsn: str = DEFAULT_VSN,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        super().__init__(SocketLog(logger))
+        #: The WebSocket URL, without the query.
+        self.endpoint = endpoint_url(endpoint, base)
+        self.params: SocketParams = {} if params is None else params
+        self.auth_token = auth_token
+        self.vsn = vsn
+        self.timeout = timeout
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_timeout = (
+            heartbeat_interval if heartbeat_timeout is None else heartbeat_timeout
+        )
+        self.max_message_size = max_message_size
+        self.connect_timeout = connect_timeout
+        self._headers = list(headers.items() if isinstance(headers, Mapping) else headers or ())
+        self._ssl = ssl
+        self._transport_factory = transport or _default_transport()
+        self._reconnect_after = with_jitter(reconnect_after, jitter)
+        self._rejoin_after = with_jitter(rejoin_after, jitter)
+        self._codec: _native.Codec | None = None
+        if encode is None and decode is None:
+            self._codec = codec = _native.Codec(vsn_major(vsn), orjson.loads, orjson.dumps)
+            self._encode: Encoder = lambda m: codec.encode(*m)
+            self._decode: Decoder = codec.decode
+        else:
+            fallback = _native.Codec(vsn_major(vsn), orjson.loads, orjson.dumps)
+            self._encode = encode or (lambda m: fallback.encode(*m))
+            self._decode = decode or fallback.decode
+        #: How many connections opened so far.
+        self.established_connections = 0
+        self._close_was_clean = True
+        self._connect_clock = 1
+        self._next_open: Outcome[None] | None = None
+        self._heartbeat: asyncio.TimerHandle | None = None
+        self._heartbeat_deadline: asyncio.TimerHandle | None = None
+        self._pending_heartbeat_ref: str | None = None
+        self._reconnect_timer = Timer(self._on_reconnect_timer, self._reconnect_after)
+
+    # -- connecting ------------------------------------------------------------------------
+
+    def connect(self) -> Awaitable[None]:
+        """Connects (no-op if connected or connecting); reconnects on its own afterwards.
+
+        Returns:
+            An awaitable, optional to await, that completes once the socket is open, or
+            raises the error of the first failed attempt (typically
+            :class:`~phoenix_fast.errors.ConnectError`, with ``.status`` for an HTTP refusal).
+            The socket keeps retrying with backoff after a failure, as in JS, until
+            ``disconnect()``.
+        """
+        self._bind_loop()
+        conn = self._conn
+        if conn is None or conn.ended:
+            self._transport_connect()
+        return self._open_outcome()
+
+    def disconnect(self, code: int = WS_CLOSE_NORMAL, reason: str | None = None) -> Awaitable[None]:
+        """Closes the connection and stops reconnecting; channels stay, to rejoin on connect.
+
+        Returns:
+            An awaitable, optional to await, done once the transport confirmed the close (or
+            after 1.5 s).
+        """
+        self._connect_clock += 1
+        self._close_was_clean = True
+        self._reconnect_timer.reset()
+        if self._conn is not None:
+            self._conn.ended = True
+        self._fail_next_open(ConnectionClosed("disconnect() was called", code, reason or ""))
+        done: Outcome[None] = Outcome()
+        self._teardown(lambda: done.set_result(None), code, reason)
+        return done
+
+    async def __aenter__(self) -> Socket:
+        try:
+            await self.connect()
+        except BaseException:
+            await self.disconnect()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.disconnect()
+
+    def connection_state(self) -> SocketState:
+        """connecting, open, closing or closed: the state of the current connection."""
+        conn = self._conn
+        return conn.ready_state() if conn is not None else SocketState.CLOSED
+
+    def is_connected(self) -> bool:
+        """Whether the connection is open."""
+        conn = self._conn
+        return conn is not None and conn.is_open()
+
+    async def ping(self) -> float | None:
+        """Sends a heartbeat and measures the round trip.
+
+        Returns:
+            The round-trip time in seconds; None if the socket is not connected, or if the
+            connection closes before the reply.
+        """
+        conn = self._conn
+        if conn is None or not conn.is_open():
+            return None
+        ref = self.make_ref()
+        outcome: Outcome[float | None] = Outcome()
+        conn.pings[ref] = (self._now(), outcome)
+        self._push(Message(None, ref, PHOENIX_TOPIC, EVENT_HEARTBEAT, {}))
+        return await outcome
+
+    # -- channels and callbacks ------------------------------------------------------------
+
+    def channel(self, topic: str, params: JoinParams | None = None) -> Channel:
+        """A new channel on ``topic`` (not joined yet: call ``join()``)."""
+        channel = Channel(topic, params, self)
+        self._topics[topic] = [*self._topics.get(topic, ()), channel]
+        return channel
+
+    def on_open(self, callback: OpenCallback) -> str:
+        """Calls ``callback()`` whenever a connection opens; returns a ref for ``off``."""
+        return self._add_callback("open", callback)
+
+    def on_close(self, callback: Callable[[CloseEvent], object]) -> str:
+        """Calls ``callback(CloseEvent)`` whenever a connection closes; returns a ref."""
+        return self._add_callback("close", callback)
+
+    def on_error(self, callback: ErrorCallback) -> str:
+        """Calls ``callback(exception)`` whenever a connection fails; returns a ref."""
+        return self._add_callback("error", callback)
+
+    def on_message(self, callback: MessageCallback) -> str:
+        """Calls ``callback(Message)`` for every message received; returns a ref."""
+        return self._add_callback("message", callback)
+
+    def off(self, refs: Iterable[str]) -> None:
+        """Removes the ``on_open/on_close/on_error/on_message`` callbacks with these refs."""
+        drop = set(refs)
+        for kind, callbacks in self._callbacks.items():
+            self._callbacks[kind] = [(r, cb) for r, cb in callbacks if r not in drop]
+
+    def _add_callback(self, kind: str, callback: Callable[..., object]) -> str:
+        ref = self.make_ref()
+        self._callbacks[kind] = [*self._callbacks[kind], (ref, callback)]
+        return ref
+
+
+def _default_transport() -> TransportFactory:
+    from phoenix_fast.transports.websocket import WebSocketTransport
+
+    return WebSocketTransport

@@ -1,0 +1,120 @@
+"""The transport seam: how a ``Socket`` talks to a connection, and how a connection answers.
+
+A socket makes one transport instance per connection attempt by calling its factory
+``transport(options, handler)``. The instance connects on its own (starting a task if it
+needs one), then reports to ``handler``: ``transport_open()``, ``transport_messages(batch)``
+for every network read, ``transport_error(exc)`` and finally ``transport_close(...)`` exactly
+once. The socket sends with ``send(message)`` (only while open) and ends the connection with
+``close(code, reason)``.
+
+Transports know the wire (WebSocket framing, LongPoll's HTTP) and the frame codec given in
+the options, never Phoenix's semantics (channels, refs, heartbeats).
+"""
+
+from __future__ import annotations
+
+import ssl as _ssl
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias
+
+from phoenix_fast._constants import DEFAULT_MAX_MESSAGE_SIZE
+from phoenix_fast._states import SocketState
+from phoenix_fast.message import Message
+
+if TYPE_CHECKING:
+    from phoenix_fast import _native
+
+__all__ = ["Transport", "TransportFactory", "TransportHandler", "TransportOptions"]
+
+#: ``encode(message) -> str | bytes``: str for a text frame, bytes for a binary frame.
+Encoder: TypeAlias = Callable[[Message], "str | bytes"]
+#: ``decode(frame) -> Message``; raises ``DecodeError`` for a malformed frame.
+Decoder: TypeAlias = Callable[["str | bytes"], Message]
+
+
+@dataclass(frozen=True)
+class TransportOptions:
+    """Everything a transport needs for one connection attempt.
+
+    Attributes:
+        url: the absolute URL with its query (``ws://host/socket/websocket?...&vsn=2.0.0``).
+        protocols: the subprotocols to offer, or None.
+        headers: extra HTTP headers for the handshake.
+        ssl: as ``loop.create_connection`` takes it (None: a default verifying context for
+            ``wss``; an ``SSLContext``; False only to disable TLS on wss, which is refused).
+        codec: the native codec when the default serializer is used (lets the WebSocket
+            transport decode while deframing); None with a custom ``encode``/``decode``.
+        encode: message to frame, used when ``codec`` is None (and by transports that need it).
+        decode: frame to message, used when ``codec`` is None.
+        max_message_size: the largest message accepted from the server, in bytes.
+        connect_timeout: seconds allowed for the TCP, TLS and HTTP upgrade handshakes.
+    """
+
+    url: str
+    encode: Encoder
+    decode: Decoder
+    protocols: list[str] | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    ssl: _ssl.SSLContext | bool | None = None
+    codec: _native.Codec | None = None
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    connect_timeout: float = 10.0
+
+
+class TransportHandler(Protocol):
+    """What a transport reports to (the socket's side of one connection)."""
+
+    def transport_open(self) -> None:
+        """The connection is open: ``send`` may be called."""
+
+    def transport_messages(self, items: list[Any]) -> None:
+        """Messages from one network read, in order: ``Message`` or an ``Exception``
+        (a ``DecodeError`` for a frame that could not be decoded)."""
+
+    def transport_error(self, error: BaseException) -> None:
+        """Something failed (the connect, the handshake, the framing); a close follows."""
+
+    def transport_close(self, code: int | None, reason: str, was_clean: bool) -> None:
+        """The connection is closed; called exactly once per transport instance."""
+
+
+class Transport(ABC):
+    """One connection over some wire; see the module docstring for the life cycle."""
+
+    #: True for transports where Phoenix heartbeats make no sense (LongPoll).
+    skip_heartbeat: ClassVar[bool] = False
+
+    @property
+    @abstractmethod
+    def ready_state(self) -> SocketState:
+        """connecting, open, closing or closed (WebSocket ``readyState``)."""
+
+    @abstractmethod
+    def send(self, message: Message) -> None:
+        """Encodes and sends ``message``; only called while open.
+
+        Raises:
+            EncodeError: the message cannot be encoded (nothing was sent).
+        """
+
+    @abstractmethod
+    def close(self, code: int | None = None, reason: str = "") -> None:
+        """Starts closing (idempotent); ``transport_close`` follows."""
+
+    def abort(self) -> None:
+        """Drops the connection without a close handshake (the peer is presumed dead).
+
+        The default is ``close()``; ``transport_close`` follows either way.
+        """
+        self.close()
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes accepted by ``send`` and not yet handed to the network."""
+        return 0
+
+
+#: ``factory(options, handler) -> Transport``: a transport class, or any callable like one.
+TransportFactory: TypeAlias = Callable[[TransportOptions, TransportHandler], Transport]

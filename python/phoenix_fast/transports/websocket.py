@@ -1,0 +1,262 @@
+"""The WebSocket transport: an ``asyncio.Protocol`` over ``loop.create_connection``.
+
+RFC 6455 framing and the Phoenix decoding are done in one pass by the native ``WsClient``:
+one native call per network read turns the bytes into decoded messages. Frames sent in the
+same loop iteration are coalesced into one ``transport.write``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as _ssl
+from collections.abc import Callable
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from phoenix_fast import _native
+from phoenix_fast._constants import WS_CLOSE_NORMAL
+from phoenix_fast._logging import LOGGER
+from phoenix_fast._states import SocketState
+from phoenix_fast.errors import ConnectError, DecodeError, ProtocolError
+from phoenix_fast.message import Message
+from phoenix_fast.transports.base import Transport, TransportHandler, TransportOptions
+
+__all__ = ["WebSocketTransport"]
+
+#: How long we wait for the server's close frame (then the TCP connection is aborted).
+CLOSE_TIMEOUT = 2.0
+
+_OPEN, _CLOSING, _CLOSED = SocketState.OPEN, SocketState.CLOSING, SocketState.CLOSED
+
+
+class WebSocketTransport(Transport, asyncio.Protocol):
+    """A WebSocket connection (``ws://`` or ``wss://``); see ``transports.base`` for the API."""
+
+    def __init__(self, options: TransportOptions, handler: TransportHandler) -> None:
+        self._options = options
+        self._handler = handler
+        self._state = SocketState.CONNECTING
+        self._client = _native.WsClient(options.codec, options.max_message_size)
+        self._transport: asyncio.Transport | None = None
+        self._out: list[bytes] = []
+        self._flush_scheduled = False
+        self._error_reported = False
+        self._close_reported = False
+        self._loop = asyncio.get_running_loop()
+        parts = urlsplit(options.url)
+        self._secure = parts.scheme == "wss"
+        self._host = parts.hostname or ""
+        self._port = parts.port or (443 if self._secure else 80)
+        self._host_header = parts.netloc.rpartition("@")[2]
+        self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._timer: asyncio.TimerHandle | None = self._loop.call_later(
+            options.connect_timeout, self._on_connect_timeout
+        )
+        self._task: asyncio.Task[None] | None = self._loop.create_task(self._connect())
+
+    # -- Transport -----------------------------------------------------------------------
+
+    @property
+    def ready_state(self) -> SocketState:
+        return self._state
+
+    @property
+    def buffered_amount(self) -> int:
+        queued = sum(map(len, self._out))
+        if self._transport is not None:
+            queued += self._transport.get_write_buffer_size()
+        return queued
+
+    def send(self, message: Message) -> None:
+        if self._options.codec is not None:
+            frame = self._client.encode(*message)
+        else:
+            raw = self._options.encode(message)
+            if isinstance(raw, str):
+                frame = self._client.frame_text(raw)
+            else:
+                frame = self._client.frame_binary(bytes(raw))
+        self._out.append(frame)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def close(self, code: int | None = None, reason: str = "") -> None:
+        if self._state is _CLOSING or self._state is _CLOSED:
+            return
+        if self._state is not _OPEN:
+            # still connecting: give up at once
+            self._state = _CLOSING
+            self._abort()
+            self._report_close(code, reason, was_clean=False)
+            return
+        self._state = _CLOSING
+        self._out.append(self._client.frame_close(code or WS_CLOSE_NORMAL, reason))
+        self._flush()
+        self._set_timer(CLOSE_TIMEOUT, self._abort)
+
+    def abort(self) -> None:
+        if self._state is _CLOSED:
+            return
+        self._state = _CLOSING
+        if self._transport is not None:
+            self._abort()  # connection_lost reports the close
+        else:
+            self._abort()
+            self._report_close(None, "", was_clean=False)
+
+    # -- connecting ----------------------------------------------------------------------
+
+    async def _connect(self) -> None:
+        try:
+            ssl_context = _client_ssl(self._options.ssl) if self._secure else None
+            await self._loop.create_connection(
+                lambda: self,
+                self._host,
+                self._port,
+                ssl=ssl_context,
+                server_hostname=self._host if ssl_context is not None else None,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            where = f"{self._host}:{self._port}"
+            self._fail(ConnectError(f"cannot connect to {where}: {exc}"), exc)
+        finally:
+            self._task = None
+
+    def _on_connect_timeout(self) -> None:
+        self._timer = None
+        if self._state is SocketState.CONNECTING:
+            self._fail(ConnectError(f"connecting to {self._host}:{self._port} timed out"))
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but behave as ones
+        self._transport = cast(asyncio.Transport, transport)
+        if self._state is not SocketState.CONNECTING:
+            self._transport.abort()
+            return
+        request = self._client.handshake_request(
+            self._host_header, self._target, self._options.protocols or [], self._options.headers
+        )
+        self._transport.write(request)
+
+    # -- receiving -----------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        opening = self._state is SocketState.CONNECTING
+        try:
+            items = self._client.receive_handshake(data) if opening else self._client.feed(data)
+        except Exception as exc:
+            error = exc if isinstance(exc, ConnectError | ProtocolError) else ConnectError(str(exc))
+            self._fail(error)
+            return
+        if items is None:
+            return  # the handshake answer is not complete yet
+        if opening:
+            self._cancel_timer()
+            self._state = _OPEN
+            _guard(self._handler.transport_open)
+        outgoing = self._client.take_outgoing()
+        if outgoing:
+            self._out.append(outgoing)
+            self._flush()
+        if items and self._state is _OPEN:
+            self._deliver(items)
+        if self._client.closed and self._transport is not None and self._state is not _CLOSED:
+            # the server closed: our reply went out above; the TCP close follows
+            self._state = _CLOSING
+            self._transport.close()
+
+    def _deliver(self, items: list[Any]) -> None:
+        if self._options.codec is None:
+            items = [self._decode(item) for item in items]
+        _guard(self._handler.transport_messages, items)
+
+    def _decode(self, item: Any) -> Any:
+        if isinstance(item, Exception):
+            return item
+        try:
+            return self._options.decode(item)
+        except DecodeError as exc:
+            return exc
+        except Exception as exc:
+            return DecodeError(f"the decoder raised {exc!r}")
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        if self._state is SocketState.CONNECTING:
+            self._fail(ConnectError("the connection closed during the WebSocket handshake"))
+            return
+        client = self._client
+        if client.closed:
+            self._report_close(client.close_code, client.close_reason, was_clean=True)
+        else:
+            self._report_close(None, "", was_clean=False)
+
+    # -- sending and closing -------------------------------------------------------------
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._out and self._transport is not None and not self._transport.is_closing():
+            data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
+            self._out.clear()
+            self._transport.write(data)
+
+    def _fail(self, error: BaseException, cause: BaseException | None = None) -> None:
+        """Reports ``error`` and drops the connection; a close report follows."""
+        if cause is not None:
+            error.__cause__ = cause
+        if not self._error_reported and self._state is not _CLOSED:
+            self._error_reported = True
+            self._handler.transport_error(error)
+        self._state = _CLOSING
+        if self._transport is not None:
+            self._abort()  # connection_lost reports the close
+        else:
+            self._abort()
+            self._report_close(None, "", was_clean=False)
+
+    def _abort(self) -> None:
+        self._cancel_timer()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _report_close(self, code: int | None, reason: str, *, was_clean: bool) -> None:
+        self._cancel_timer()
+        self._state = _CLOSED
+        self._out.clear()
+        if not self._close_reported:
+            self._close_reported = True
+            self._handler.transport_close(code, reason, was_clean)
+
+    def _set_timer(self, delay: float, callback: Any) -> None:
+        self._cancel_timer()
+        self._timer = self._loop.call_later(delay, callback)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+def _guard(report: Callable[..., None], *args: Any) -> None:
+    """Runs a handler report; a bug there must not tear the connection down, only be logged."""
+    try:
+        report(*args)
+    except Exception:
+        LOGGER.exception("the transport handler raised")
+
+
+def _client_ssl(option: _ssl.SSLContext | bool | None) -> _ssl.SSLContext:
+    if isinstance(option, _ssl.SSLContext):
+        return option
+    if option is False:
+        raise ValueError("ssl=False cannot be used with wss://; pass an SSLContext instead")
+    return _ssl.create_default_context()

@@ -1,0 +1,268 @@
+"""The WebSocket transport against a scripted raw TCP peer (real loops: asyncio, uvloop)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import shutil
+import ssl as _ssl
+import subprocess
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from phoenix_fast.errors import ConnectError, WebSocketProtocolError
+from phoenix_fast.socket import Socket
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class RawServer:
+    """Accepts TCP connections; answers the upgrade (if ``upgrade``), then runs ``script``."""
+
+    def __init__(
+        self, script: Script, *, upgrade: bool = True, ssl: _ssl.SSLContext | None = None
+    ) -> None:
+        self.ssl = ssl
+        self.script = script
+        self.upgrade = upgrade
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def __aenter__(self) -> RawServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.ssl)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        await self._server.wait_closed()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"ws://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/socket"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.append(writer)
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            self.requests.append(head)
+            if self.upgrade:
+                key = next(
+                    line.split(b":", 1)[1].strip()
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"sec-websocket-key:")
+                )
+                accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
+                writer.write(
+                    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                    b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+                )
+            await self.script(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One client frame (masked): (opcode, unmasked payload)."""
+    head = await reader.readexactly(2)
+    length = head[1] & 0x7F
+    if length == 126:
+        length = int.from_bytes(await reader.readexactly(2), "big")
+    elif length == 127:
+        length = int.from_bytes(await reader.readexactly(8), "big")
+    mask = await reader.readexactly(4)
+    data = await reader.readexactly(length)
+    return head[0] & 0x0F, bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+def server_frame(opcode: int, payload: bytes) -> bytes:
+    assert len(payload) < 126
+    return bytes([0x80 | opcode, len(payload)]) + payload
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.005)
+
+
+async def idle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while await reader.read(65536):
+        pass
+
+
+async def test_handshake_request_carries_path_query_protocols_and_headers() -> None:
+    async with RawServer(idle) as server:
+        socket = Socket(server.url, params={"a": "1"}, auth_token="tok", headers={"X-Test": "yes"})
+        await socket.connect()  # a server that picks no subprotocol is accepted (RFC 6455)
+        await socket.disconnect()
+    request = server.requests[0].decode()
+    assert request.startswith("GET /socket/websocket?a=1&vsn=2.0.0 HTTP/1.1\r\n")
+    assert "phoenix, base64url.bearer.phx.dG9r" in request
+    assert "X-Test: yes" in request
+
+
+async def test_frames_sent_in_one_loop_turn_go_out_in_one_write() -> None:
+    frames: list[tuple[int, bytes]] = []
+
+    async def collect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            frames.append(await read_frame(reader))
+
+    async with RawServer(collect) as server:
+        socket = Socket(server.url, heartbeat_interval=None)
+        await socket.connect()
+        ws: Any = socket._conn.transport  # type: ignore[union-attr]
+        counting = CountingWrites(ws._transport)
+        ws._transport = counting
+        writes = counting.writes
+        channel = socket.channel("room")
+        channel.join()
+        for i in range(20):
+            channel.push("event", {"i": i})  # buffered until joined: not sent yet
+        for _ in range(10):
+            socket._push(socket_message(socket))
+        await wait_for(lambda: len(frames) >= 11)
+        assert len(writes) == 1
+        await socket.disconnect()
+
+
+class CountingWrites:
+    """Wraps a transport (uvloop's cannot be patched) to count its writes."""
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self.writes: list[int] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(len(data))
+        self._transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+def socket_message(socket: Socket) -> Any:
+    from phoenix_fast.message import Message
+
+    return Message(None, socket.make_ref(), "phoenix", "heartbeat", {})
+
+
+async def test_pings_are_answered_and_a_server_close_reconnects() -> None:
+    seen: list[tuple[int, bytes]] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(server_frame(0x9, b"hello"))
+        seen.append(await read_frame(reader))
+        writer.write(server_frame(0x8, (4001).to_bytes(2, "big") + b"bye"))
+        seen.append(await read_frame(reader))
+        await idle(reader, writer)
+
+    async with RawServer(script) as server:
+        socket = Socket(server.url, reconnect_after=lambda tries: 0.05)
+        closes: list[Any] = []
+        socket.on_close(closes.append)
+        await socket.connect()
+        await wait_for(lambda: bool(closes))
+        assert seen[0] == (0xA, b"hello")  # the pong echoes the ping's data
+        assert seen[1][0] == 0x8 and seen[1][1][:2] == (4001).to_bytes(2, "big")
+        assert (closes[0].code, closes[0].reason, closes[0].was_clean) == (4001, "bye", True)
+        await wait_for(lambda: server.connections >= 2)
+        await socket.disconnect()
+
+
+async def test_a_framing_violation_is_an_error_then_a_reconnect() -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.05)  # (in the handshake's read, it would fail the connect)
+        writer.write(bytes([0x83, 0x00]))  # reserved opcode 3
+        await idle(reader, writer)
+
+    async with RawServer(script) as server:
+        socket = Socket(server.url, reconnect_after=lambda tries: 0.05)
+        errors: list[BaseException] = []
+        socket.on_error(errors.append)
+        await socket.connect()
+        await wait_for(lambda: bool(errors))
+        assert isinstance(errors[0], WebSocketProtocolError)
+        await wait_for(lambda: server.connections >= 2)
+        await socket.disconnect()
+
+
+async def test_garbage_text_frames_keep_the_connection() -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(server_frame(0x1, b"garbage"))
+        writer.write(server_frame(0x1, b'[null,null,"t","e",{"ok":1}]'))
+        await idle(reader, writer)
+
+    async with RawServer(script) as server:
+        socket = Socket(server.url)
+        got: list[Any] = []
+        socket.on_message(got.append)
+        await socket.connect()
+        await wait_for(lambda: bool(got))
+        assert got[0].payload == {"ok": 1} and socket.is_connected()
+        await socket.disconnect()
+
+
+async def test_a_silent_handshake_times_out() -> None:
+    async with RawServer(idle, upgrade=False) as server:
+        socket = Socket(server.url, connect_timeout=0.2)
+        with pytest.raises(ConnectError, match="timed out"):
+            await socket.connect()
+        await socket.disconnect()
+
+
+async def test_a_refused_port_is_a_connect_error() -> None:
+    async with RawServer(idle) as server:
+        url = server.url
+    socket = Socket(url)
+    with pytest.raises(ConnectError, match="cannot connect"):
+        await socket.connect()
+    await socket.disconnect()
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (made with the openssl command)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_wss_verifies_certificates_by_default(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    server_context = _ssl.SSLContext(_ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    async with RawServer(idle, ssl=server_context) as server:
+        url = server.url.replace("ws://", "wss://")
+        refused = Socket(url)
+        with pytest.raises(ConnectError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify"):
+            await refused.connect()
+        await refused.disconnect()
+        trusting = Socket(url, ssl=_ssl.create_default_context(cafile=str(cert)))
+        await trusting.connect()
+        assert trusting.is_connected()
+        await trusting.disconnect()
