@@ -79,13 +79,18 @@ async def s1(url: str, scale: float) -> dict[str, Any]:
     return {"messages": n, "seconds": seconds, "rate": n / seconds}
 
 
+async def join_all(channels: list[Any]) -> None:
+    """Joins every channel at once (in its own frame, so nothing of the gather outlives it)."""
+    await asyncio.gather(*(ch.join() for ch in channels))
+
+
 async def s2s3(url: str, scale: float) -> dict[str, Any]:
     n, rounds = round(2000 * scale), 20
     socket = await connect(url)
     before = rss()
     channels = [socket.channel(f"load:{RUN}-{i}") for i in range(n)]
     start = time.perf_counter()
-    await asyncio.gather(*(ch.join() for ch in channels))
+    await join_all(channels)
     join_seconds = time.perf_counter() - start
     per_channel = (rss() - before) / n
     expected = n * rounds
@@ -166,7 +171,8 @@ SCENARIOS: dict[str, Callable[[str, float], Awaitable[dict[str, Any]]]] = {
 }
 
 
-def run_python(url: str, scenario: str, scale: float) -> dict[str, Any]:
+def run_scenario(url: str, scenario: str, scale: float) -> dict[str, Any]:
+    """Runs one scenario in this process, on uvloop when installed."""
     try:
         import uvloop
 
@@ -174,6 +180,16 @@ def run_python(url: str, scenario: str, scale: float) -> dict[str, Any]:
     except ImportError:  # pragma: no cover - uvloop is optional
         runner = asyncio.run
     return runner(SCENARIOS[scenario](url, scale))  # type: ignore[no-any-return]
+
+
+def run_python(url: str, scenario: str, scale: float) -> dict[str, Any]:
+    """Runs one scenario in a fresh Python process, as the JS client runs in a fresh Node
+    process: memory figures then start from the same clean slate for both."""
+    cmd = [sys.executable, __file__, "--child", scenario, "--url", url, "--scale", str(scale)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"phoenix_fast failed on {scenario}: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def run_js(url: str, scenario: str, scale: float) -> dict[str, Any]:
@@ -214,7 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every size")
     parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), help="scenarios to run")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--child", choices=sorted(SCENARIOS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_scenario(args.url, args.child, args.scale)))
+        return 0
     server = None
     if args.url is None:
         server = ServerProcess(max_channels=100_000)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from phoenix_fast import _native
 from phoenix_fast._constants import EVENT_JOIN, EVENT_LEAVE
 from phoenix_fast._logging import SocketLog
-from phoenix_fast._states import ChannelState
+from phoenix_fast._states import ChannelState, SocketState
 from phoenix_fast.message import Message
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["Dispatcher"]
 
 _CLOSED = ChannelState.CLOSED
+_OPEN = SocketState.OPEN
 
 
 class Dispatcher:
@@ -167,39 +168,62 @@ class Dispatcher:
     # -- receiving ---------------------------------------------------------------------------
 
     def _on_conn_messages(self, conn: Connection, items: list[Any]) -> None:
+        """Routes the messages of one network read (the hot path: locals, no per-message
+        method lookups; a message reaches the channels of its topic by one dict lookup)."""
+        transport = conn.transport
+        if conn is not self._conn or transport is None:
+            return
+        topics = self._topics
+        log = self._log
+        message_callbacks = self._callbacks["message"]
         for message in items:
             # messages behind a close (ours, or a replacement) are dropped, as browsers do
-            if conn is not self._conn or not conn.is_open():
+            if transport.ready_state is not _OPEN or conn is not self._conn:
                 return
-            if isinstance(message, Message):
-                self._route(conn, message)
-            else:
+            if type(message) is not Message and not isinstance(message, Message):
                 self._bad_message(message)
+                continue
+            join_ref, ref, topic, event, payload = message
+            if ref is not None:
+                self._on_ref(conn, ref)
+            if log.enabled:
+                log("receive", f"{topic} {event} ({join_ref}, {ref})")
+            channels = topics.get(topic)
+            if channels is not None:
+                for channel in channels:
+                    if join_ref is not None and join_ref != channel._join_push.ref:
+                        self._outdated(message)
+                        continue
+                    try:
+                        channel._trigger(event, payload, ref, join_ref)
+                    except Exception as exc:
+                        log.error("channel", f"dispatching {topic} {event} failed", exc)
+            if message_callbacks:
+                self._run_message_callbacks(message_callbacks, message)
 
-    def _route(self, conn: Connection, message: Message) -> None:
-        join_ref, ref, topic, event, payload = message
-        if ref is not None and ref == self._pending_heartbeat_ref:
-            self._on_heartbeat_reply()
-        log = self._log
-        if log.enabled:
-            log("receive", f"{topic} {event} ({join_ref}, {ref})")
-        channels = self._topics.get(topic)
-        if channels is not None:
-            for channel in channels:
-                if join_ref is not None and join_ref != channel._join_push.ref:
-                    if log.enabled:
-                        log("channel", f"dropping outdated {topic} {event} ({join_ref})")
-                    continue
-                try:
-                    channel._trigger(event, payload, ref, join_ref)
-                except Exception as exc:
-                    log.error("channel", f"dispatching {topic} {event} failed", exc)
-        for _, callback in self._callbacks["message"]:
+    def _outdated(self, message: Message) -> None:
+        if self._log.enabled:
+            _, _, topic, event, _ = message
+            self._log("channel", f"dropping outdated {topic} {event} ({message.join_ref})")
+
+    def _run_message_callbacks(
+        self, callbacks: list[tuple[str, Callable[..., object]]], message: Message
+    ) -> None:
+        for _, callback in callbacks:
             self._run_callback(callback, message)
-        if ref is not None and conn.pings:
+
+    def _on_ref(self, conn: Connection, ref: str) -> None:
+        """A message with a ref: a heartbeat reply, or the answer to a ``ping()``."""
+        if ref == self._pending_heartbeat_ref:
+            self._on_heartbeat_reply()
+        if conn.pings:
             ping = conn.pings.pop(ref, None)
             if ping is not None:
                 ping[1].set_result(self._now() - ping[0])
+
+    def _route(self, conn: Connection, message: Message) -> None:
+        """Routes one message (the socket's own frames use this; reads use the batch path)."""
+        self._on_conn_messages(conn, [message])
 
     def _bad_message(self, item: Any) -> None:
         if isinstance(item, Exception):
@@ -242,9 +266,17 @@ class Dispatcher:
         try:
             result = callback(*args)
         except Exception as exc:
-            self._log.error("callback", f"{_name(callback)} raised {exc!r}", exc)
+            self._callback_failed(callback, exc)
             return
-        if result is not None and inspect.isawaitable(result):
+        if result is not None:
+            self._after_callback(callback, result)
+
+    def _callback_failed(self, callback: Callable[..., object], exc: Exception) -> None:
+        self._log.error("callback", f"{_name(callback)} raised {exc!r}", exc)
+
+    def _after_callback(self, callback: Callable[..., object], result: object) -> None:
+        """A callback returned something: an awaitable runs as a task, anything else is ignored."""
+        if inspect.isawaitable(result):
             self._start_task(result)
 
     def _spawn(
@@ -252,20 +284,8 @@ class Dispatcher:
     ) -> None:
         """Calls a channel binding with as many arguments as it takes."""
         callback, nargs = binding.callback, binding.nargs
-        try:
-            if nargs == 1:
-                result = callback(payload)
-            elif nargs == 3:
-                result = callback(payload, ref, join_ref)
-            elif nargs == 2:
-                result = callback(payload, ref)
-            else:
-                result = callback()
-        except Exception as exc:
-            self._log.error("callback", f"{_name(callback)} raised {exc!r}", exc)
-            return
-        if result is not None and inspect.isawaitable(result):
-            self._start_task(result)
+        args = (payload, ref, join_ref)[:nargs] if nargs <= 3 else (payload, ref, join_ref)
+        self._run_callback(callback, *args)
 
     def _start_task(self, awaitable: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(awaitable)

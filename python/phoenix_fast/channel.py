@@ -239,17 +239,29 @@ class Channel:
     def _trigger(
         self, event: str, payload: Any, ref: str | None = None, join_ref: str | None = None
     ) -> None:
-        handled = self.on_message(event, payload, ref)
-        if handled is None and payload is not None:
-            raise InvalidState("channel on_message hooks must return the payload")
+        # the on_message hook costs a call per message only when someone overrode it
+        if type(self).on_message is not _DEFAULT_HOOK or "on_message" in self.__dict__:
+            handled = self.on_message(event, payload, ref)
+            if handled is None and payload is not None:
+                raise InvalidState("channel on_message hooks must return the payload")
+            payload = handled
         if event in _INTERNAL:
-            self._internal(event, handled, ref)
+            self._internal(event, payload, ref)
         bindings = self._bindings.get(event)
         if bindings:
-            run = self.socket._spawn
             join_ref = join_ref or self._join_push.ref
             for binding in bindings:
-                run(binding, handled, ref, join_ref)
+                if binding.nargs == 1:
+                    # the common case inline: one positional argument, a plain result
+                    try:
+                        result = binding.callback(payload)
+                    except Exception as exc:
+                        self.socket._callback_failed(binding.callback, exc)
+                        continue
+                    if result is not None:
+                        self.socket._after_callback(binding.callback, result)
+                else:
+                    self.socket._spawn(binding, payload, ref, join_ref)
 
     def _internal(self, event: str, payload: Any, ref: str | None) -> None:
         if event == EVENT_REPLY:
@@ -365,3 +377,6 @@ def _arity(callback: Callable[..., Any]) -> int:
         ):
             count += 1
     return min(count, 3)
+
+
+_DEFAULT_HOOK = Channel.on_message

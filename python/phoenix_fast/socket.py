@@ -8,8 +8,6 @@ import ssl as _ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
-import orjson
-
 from phoenix_fast import _native
 from phoenix_fast._backoff import Backoff, reconnect_after, rejoin_after, with_jitter
 from phoenix_fast._constants import (
@@ -40,6 +38,7 @@ from phoenix_fast.channel import Channel
 from phoenix_fast.errors import ConnectionClosed
 from phoenix_fast.message import Message
 from phoenix_fast.serializers._version import vsn_major
+from phoenix_fast.serializers.native import default_codec
 from phoenix_fast.timer import Timer
 from phoenix_fast.transports.base import Decoder, Encoder, TransportFactory
 
@@ -133,11 +132,11 @@ class Socket(Lifecycle):
         self._rejoin_after = with_jitter(rejoin_after, jitter)
         self._codec: _native.Codec | None = None
         if encode is None and decode is None:
-            self._codec = codec = _native.Codec(vsn_major(vsn), orjson.loads, orjson.dumps)
+            self._codec = codec = default_codec(vsn_major(vsn))
             self._encode: Encoder = lambda m: codec.encode(*m)
             self._decode: Decoder = codec.decode
         else:
-            fallback = _native.Codec(vsn_major(vsn), orjson.loads, orjson.dumps)
+            fallback = default_codec(vsn_major(vsn))
             self._encode = encode or (lambda m: fallback.encode(*m))
             self._decode = decode or fallback.decode
         #: How many connections opened so far.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -13,7 +14,17 @@ from phoenix_fast.message import Message
 from phoenix_fast.serializers._version import vsn_major
 from phoenix_fast.serializers.base import RawFrame
 
-__all__ = ["Serializer"]
+__all__ = ["Serializer", "default_codec"]
+
+
+@functools.cache
+def default_codec(major: int) -> _native.Codec:
+    """The orjson codec of serializer generation ``major`` (1 or 2), shared process-wide.
+
+    Sharing is safe (the codec holds no per-connection state, only a cache of recent topic
+    and event strings, and runs under the GIL) and saves every socket its own cache.
+    """
+    return _native.Codec(major, orjson.loads, orjson.dumps, True)
 
 
 class Serializer:

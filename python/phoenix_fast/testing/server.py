@@ -125,7 +125,9 @@ class ReferenceServer:
         router.add_route("*", "/socket_compress/websocket", running.compressed.handle)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, config.host, config.port)
+            # a deep accept queue: load tests open hundreds of sockets at once, and a full
+            # queue drops SYNs that the kernel only retries a second later
+            site = web.TCPSite(runner, config.host, config.port, backlog=4096)
             await site.start()
         except BaseException:
             await runner.cleanup()
