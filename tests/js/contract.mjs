@@ -1,5 +1,5 @@
 // The proof of fidelity: the official Phoenix JavaScript client (npm `phoenix`, pinned in
-// package-lock.json) runs the whole test-application contract (/work/shared/CONTRACT.md)
+// package-lock.json) runs the whole test-application contract (tests/CONTRACT.md)
 // against a Phoenix-protocol server, plus raw-frame checks of the V1 and V2 serializers.
 //
 //   node contract.mjs ws://127.0.0.1:4000/socket websocket

@@ -1,6 +1,6 @@
 """A reference Phoenix-protocol server for tests and benchmarks.
 
-It serves the contract application (``/work/shared/CONTRACT.md``: channels
+It serves the contract application (``tests/CONTRACT.md`` in the repository: channels
 ``echo:*``, ``presence:*`` and ``load:*``) over WebSocket (``/socket/websocket``,
 and ``/socket_compress/websocket`` with per-message deflate) and LongPoll
 (``/socket/longpoll``), sending the frames Phoenix's own server sends.

@@ -1,4 +1,4 @@
-"""The contract application (``/work/shared/CONTRACT.md``): connect rule and channels.
+"""The contract application (``tests/CONTRACT.md`` in the repository): connect rule and channels.
 
 Topics ``echo:*``, ``presence:*`` and ``load:*``; a connection whose params have
 ``token=bad`` is refused. Maps built here have sorted keys, as Phoenix encodes them.
