@@ -1,6 +1,9 @@
 """phoenix_fast: a fast Phoenix Channels client for Python with a Rust core."""
 
+from typing import TYPE_CHECKING, Any
+
 from phoenix_fast import errors
+from phoenix_fast._fallback import fallback_memory
 from phoenix_fast._native import __version__
 from phoenix_fast._states import ChannelState, SocketState
 from phoenix_fast.channel import Channel
@@ -11,9 +14,13 @@ from phoenix_fast.socket import Socket
 from phoenix_fast.timer import Timer
 from phoenix_fast.transports import MockTransport, Transport, WebSocketTransport
 
+if TYPE_CHECKING:
+    from phoenix_fast.transports.longpoll import LongPoll
+
 __all__ = [
     "Channel",
     "ChannelState",
+    "LongPoll",
     "Message",
     "MockTransport",
     "Push",
@@ -26,4 +33,14 @@ __all__ = [
     "WebSocketTransport",
     "__version__",
     "errors",
+    "fallback_memory",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # LongPoll imports aiohttp (~250 ms): only when asked for
+    if name == "LongPoll":
+        from phoenix_fast.transports.longpoll import LongPoll
+
+        return LongPoll
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

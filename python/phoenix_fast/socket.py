@@ -20,6 +20,13 @@ from phoenix_fast._constants import (
     WS_CLOSE_NORMAL,
 )
 from phoenix_fast._endpoint import endpoint_url
+from phoenix_fast._fallback import (
+    DEFAULT_LONGPOLLER_TIMEOUT,
+    Fallback,
+    is_longpoll,
+    longpoll_factory,
+    resolve_transport,
+)
 from phoenix_fast._lifecycle import Lifecycle
 from phoenix_fast._logging import SocketLog
 from phoenix_fast._outcome import Outcome
@@ -68,7 +75,14 @@ class Socket(Lifecycle):
             the subprotocol ``base64url.bearer.phx.<base64>`` next to ``phoenix``.
         headers: extra HTTP headers for the WebSocket handshake.
         ssl: TLS for ``wss``: None for a default, verifying context, or an ``SSLContext``.
-        transport: the transport factory (the WebSocket transport by default).
+        transport: the transport factory (the WebSocket transport by default), e.g.
+            ``phoenix_fast.LongPoll`` for HTTP long polling (custom ``encode``/``decode`` are
+            ignored on LongPoll, as in the JS client).
+        long_poll_fallback: seconds the WebSocket has to work before the socket falls back
+            to LongPoll for good (JS ``longPollFallbackMs``; None, the default: never). See
+            ``phoenix_fast._fallback`` for when it falls back and how the choice is
+            remembered per endpoint.
+        longpoller_timeout: seconds a LongPoll request may take (JS ``longpollerTimeout``).
         timeout: default timeout of joins and pushes.
         heartbeat_interval: seconds between a heartbeat reply and the next heartbeat; None
             disables heartbeats.
@@ -111,6 +125,8 @@ class Socket(Lifecycle):
         vsn: str = DEFAULT_VSN,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         connect_timeout: float = 10.0,
+        long_poll_fallback: float | None = None,
+        longpoller_timeout: float = DEFAULT_LONGPOLLER_TIMEOUT,
     ) -> None:
         super().__init__(SocketLog(logger))
         #: The WebSocket URL, without the query.
@@ -127,7 +143,14 @@ class Socket(Lifecycle):
         self.connect_timeout = connect_timeout
         self._headers = list(headers.items() if isinstance(headers, Mapping) else headers or ())
         self._ssl = ssl
-        self._transport_factory = transport or _default_transport()
+        self.longpoller_timeout = longpoller_timeout
+        self._transport_factory = (
+            resolve_transport(transport, longpoller_timeout) or _default_transport()
+        )
+        self._fallback: Fallback | None = None
+        if long_poll_fallback and not is_longpoll(self._transport_factory):
+            longpoll = longpoll_factory(longpoller_timeout)
+            self._fallback = Fallback(self, long_poll_fallback, longpoll)
         self._reconnect_after = with_jitter(reconnect_after, jitter)
         self._rejoin_after = with_jitter(rejoin_after, jitter)
         self._codec: _native.Codec | None = None
@@ -164,8 +187,16 @@ class Socket(Lifecycle):
         self._bind_loop()
         conn = self._conn
         if conn is None or conn.ended:
+            if self._fallback is not None:
+                self._fallback.before_connect()
             self._transport_connect()
         return self._open_outcome()
+
+    def _fail_next_open(self, error: BaseException) -> None:
+        # a failed WebSocket attempt does not fail connect() while the fallback may still open
+        if self._fallback is not None and self._fallback.holds_open():
+            return
+        super()._fail_next_open(error)
 
     def disconnect(self, code: int = WS_CLOSE_NORMAL, reason: str | None = None) -> Awaitable[None]:
         """Closes the connection and stops reconnecting; channels stay, to rejoin on connect.

@@ -39,13 +39,13 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from phoenix_fast import _native
 from phoenix_fast._constants import AUTH_TOKEN_PREFIX, DEFAULT_VSN
 from phoenix_fast._fallback import DEFAULT_LONGPOLLER_TIMEOUT
 from phoenix_fast._logging import LOGGER
 from phoenix_fast._states import SocketState
 from phoenix_fast.errors import ConnectError, ConnectionClosed, ProtocolError, TransportError
 from phoenix_fast.message import Message
+from phoenix_fast.serializers.native import default_codec
 from phoenix_fast.transports.base import Transport, TransportHandler, TransportOptions
 
 __all__ = [
@@ -194,7 +194,7 @@ class LongPoll(Transport):
         self._ssl = _client_ssl(options.ssl, parts.scheme == "https")
         ndjson = _vsn_major(options.url) == 2
         # the default serializer always: custom encode/decode are ignored, as in the JS client
-        self._codec = _native.Codec(2 if ndjson else 1, orjson.loads, orjson.dumps, True)
+        self._codec = default_codec(2 if ndjson else 1)
         self._binary_ok = ndjson
         self._batch_size = MAX_BATCH_SIZE if ndjson else 1
         self._content_type = NDJSON if ndjson else "application/json"
