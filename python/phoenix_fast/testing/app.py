@@ -176,29 +176,35 @@ class LoadChannel(Channel):
         return self._fanout([f"{prefix}{k}" for k in range(count)], n, "x" * size)
 
     async def _fanout(self, topics: list[str], n: int, data: str) -> None:
+        """Broadcasts ``n`` rounds of ``tick`` to ``topics``.
+
+        Each (topic, serializer) frame is encoded once, with the round as its only varying
+        part; a round's frames are gathered per subscriber and written in one write each.
+        """
         frames: dict[tuple[str, WireSerializer], CountedFrame] = {}
-        pubsub = self.ctx.pubsub
+        body = {"data": data, "round": MARK}
         touched: dict[Output, None] = {}
         written = 0
         for r in range(n):
+            round_bytes = b"%d" % r
+            batches: dict[Output, list[bytes]] = {}
             for topic in topics:
-                encoded: dict[WireSerializer, tuple[bytes, bytes]] = {}
-                for chan in pubsub.subscribers(topic):
+                for chan in self.ctx.pubsub.subscribers_view(topic):
                     ser, out = chan.socket.serializer, chan.socket.out
-                    pair = encoded.get(ser)
-                    if pair is None:
-                        frame = frames.get((topic, ser))
-                        if frame is None:
-                            body = {"data": data, "round": MARK}
-                            frame = CountedFrame(ser.broadcast(topic, "tick", body)[1])
-                            frames[topic, ser] = frame
-                        pair = encoded[ser] = (frame.payload(r), frame.ws_frame(r))
+                    frame = frames.get((topic, ser))
+                    if frame is None:
+                        frame = CountedFrame(ser.broadcast(topic, "tick", body)[1])
+                        frames[topic, ser] = frame
                     if out.raw:
-                        out.write_raw(pair[1])
+                        batches.setdefault(out, []).append(frame.ws_frame_of(round_bytes))
                     else:
-                        out.send(False, pair[0])
-                    touched[out] = None
-                    written += len(pair[1])
+                        out.send(False, frame.payload(r))
+                        touched[out] = None
+            for out, chunks in batches.items():
+                block = b"".join(chunks)
+                out.write_raw(block)
+                touched[out] = None
+                written += len(block)
             if written >= CHUNK_SIZE or r == n - 1:
                 written = 0
                 await _drain_all(touched)

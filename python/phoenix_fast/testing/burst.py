@@ -39,6 +39,7 @@ class CountedFrame:
         self._prefix, self._suffix = parts
         self._fixed = len(self._prefix) + len(self._suffix)
         self._format = _escape(self._prefix) + b"%d" + _escape(self._suffix)
+        self._heads: dict[int, bytes] = {}
 
     def payload(self, i: int) -> bytes:
         """The frame payload for counter ``i``."""
@@ -53,6 +54,14 @@ class CountedFrame:
         """The size of the WebSocket frame for counter ``i``."""
         length = self._fixed + len(str(i))
         return length + len(ws_header(0x81, length))
+
+    def ws_frame_of(self, counter: bytes) -> bytes:
+        """The complete WebSocket text frame for a counter given as its decimal bytes."""
+        length = self._fixed + len(counter)
+        head = self._heads.get(length)
+        if head is None:
+            head = self._heads[length] = ws_header(0x81, length)
+        return head + self._prefix + counter + self._suffix
 
     def ws_frame(self, i: int) -> bytes:
         """The complete WebSocket text frame for counter ``i``."""

@@ -7,6 +7,7 @@ as ``[null, null, topic, event, payload]``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     from .wire import Frame, WireSerializer
 
 __all__ = ["PubSub"]
+
+_NONE: dict[Channel, None] = {}
 
 
 class PubSub:
@@ -38,6 +41,11 @@ class PubSub:
         """A snapshot of the channels subscribed to ``topic``."""
         subs = self._topics.get(topic)
         return list(subs) if subs else []
+
+    def subscribers_view(self, topic: str) -> Iterable[Channel]:
+        """The channels subscribed to ``topic``, without a copy: only for synchronous code
+        that does not subscribe or unsubscribe while iterating."""
+        return self._topics.get(topic, _NONE)
 
     def count(self) -> int:
         """The number of subscriptions (for leak checks)."""
