@@ -72,7 +72,7 @@ check: lint test ## set up, then run every lint and every test (what CI runs)
 
 .PHONY: demo
 demo: build ## the main job
-	$(PY) -m phoenix_fast.demo
+	$(BIN)/phoenix-fast load
 
 .PHONY: bench
 bench: build js ## run the pytest-benchmark suites for real

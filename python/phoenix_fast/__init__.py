@@ -4,10 +4,12 @@ from typing import TYPE_CHECKING, Any
 
 from phoenix_fast import errors
 from phoenix_fast._fallback import fallback_memory
+from phoenix_fast._loop import run
 from phoenix_fast._native import __version__
 from phoenix_fast._states import ChannelState, SocketState
 from phoenix_fast.channel import Channel
 from phoenix_fast.message import Message
+from phoenix_fast.presence import Presence
 from phoenix_fast.push import Push
 from phoenix_fast.serializers import ReferenceSerializer, Serializer
 from phoenix_fast.socket import Socket
@@ -23,6 +25,7 @@ __all__ = [
     "LongPoll",
     "Message",
     "MockTransport",
+    "Presence",
     "Push",
     "ReferenceSerializer",
     "Serializer",
@@ -34,6 +37,7 @@ __all__ = [
     "__version__",
     "errors",
     "fallback_memory",
+    "run",
 ]
 
 

@@ -11,10 +11,15 @@ import logging
 from typing import Any
 
 from phoenix_fast._types import LoggerFunc
+from phoenix_fast.errors import ProtocolError, TransportError
 
 __all__ = ["LOGGER", "SocketLog"]
 
 LOGGER = logging.getLogger("phoenix_fast")
+
+#: Failures of the network or the server, logged without a traceback (a user callback that
+#: raises is a bug in user code, and keeps its traceback).
+_EXPECTED = (TransportError, ProtocolError, OSError, TimeoutError)
 
 
 class SocketLog:
@@ -53,5 +58,9 @@ class SocketLog:
                 LOGGER.exception("the socket's logger raised")
             return
         logger = self._logger or LOGGER
-        exc_info = (type(exc), exc, exc.__traceback__) if exc is not None else None
-        logger.warning("%s: %s", kind, msg, exc_info=exc_info)
+        if exc is None or isinstance(exc, _EXPECTED):
+            # the network and the peer fail in expected ways: one line, the traceback only
+            # when debugging
+            logger.warning("%s: %s", kind, msg, exc_info=logger.isEnabledFor(logging.DEBUG) and exc)
+            return
+        logger.warning("%s: %s", kind, msg, exc_info=(type(exc), exc, exc.__traceback__))

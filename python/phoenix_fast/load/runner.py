@@ -1,0 +1,395 @@
+"""The load engine of one process: sockets, channels, joins at a pace, pushes at a rate.
+
+One :class:`Runner` drives this process's share of the scenario's sockets (worker ``proc``
+of ``procs``) on the running event loop and returns its :class:`~phoenix_fast.load.stats.Stats`.
+Drops are counted and the client reconnects and rejoins on its own; nothing the server does
+ends the run early except an unreachable URL at the start (:class:`LoadError`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from phoenix_fast import Socket
+from phoenix_fast._states import ChannelState
+from phoenix_fast._types import CloseEvent
+from phoenix_fast.channel import Channel
+from phoenix_fast.load.pushes import Pacer
+from phoenix_fast.load.scenario import Scenario, Spot, channel_spots, share
+from phoenix_fast.load.stats import Stats
+from phoenix_fast.load.templates import CHANNEL_FIELDS, SOCKET_FIELDS, Template
+
+__all__ = ["LoadError", "RunResult", "Runner", "TOO_MANY_CHANNELS"]
+
+#: Phoenix's error reason for a join over ``max_channels_per_transport``.
+TOO_MANY_CHANNELS = "too many channels joined"
+_JOINED = ChannelState.JOINED
+_TICK = 0.01
+_DRAIN_MAX = 3.0
+_CLOSE_MAX = 5.0
+
+
+class LoadError(Exception):
+    """The run cannot start (the URL is unreachable, say); the message is one line."""
+
+
+def quiet_logger() -> logging.Logger:
+    """The client's logger during a load run: silent (errors are counted instead)."""
+    logger = logging.getLogger("phoenix_fast.load.client")
+    logger.propagate = False
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    return logger
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its stats, why it stopped, and notes for the user."""
+
+    stats: Stats
+    stopped_by: str
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Slot:
+    socket: Socket
+    index: int
+    started: bool = False
+    open: bool = False
+    opens: int = 0
+    #: Joins waiting for the socket's first connection.
+    waiting: list[Spot] = field(default_factory=list)
+
+
+class _Join:
+    """Follows one channel's join push: first ok, refusals, timeouts, rejoins."""
+
+    __slots__ = ("channel", "joined", "runner", "started", "values")
+
+    def __init__(self, runner: Runner, channel: Channel, values: dict[str, Any]) -> None:
+        self.runner, self.channel, self.values = runner, channel, values
+        self.started = time.perf_counter()
+        self.joined = False
+
+    def ok(self, _response: Any) -> None:
+        runner = self.runner
+        if runner.closing:
+            return
+        stats = runner.stats
+        if self.joined:
+            stats.count("rejoins")
+            return
+        self.joined = True
+        stats.count("joins_ok")
+        stats.record("join", (time.perf_counter() - self.started) * 1e6)
+        runner.pacer.add_channel(self.channel, self.values)
+
+    def error(self, response: Any) -> None:
+        runner = self.runner
+        if runner.closing:
+            return
+        reason = response.get("reason") if isinstance(response, dict) else response
+        runner.stats.count("joins_refused")
+        runner.stats.error(f"join refused: {reason}")
+        if reason == TOO_MANY_CHANNELS:
+            runner.too_many += 1
+        # a refused join is not retried: the channel would rejoin with backoff forever
+        asyncio.get_running_loop().call_soon(self.channel.leave)
+
+    def timeout(self, _response: Any) -> None:
+        if not self.runner.closing:
+            self.runner.stats.count("joins_timeout")
+            self.runner.stats.error("join timeout")
+
+
+class _Counter:
+    """Counts one subscribed event (a channel binding taking the payload)."""
+
+    __slots__ = ("name", "stats")
+
+    def __init__(self, stats: Stats, name: str) -> None:
+        self.stats, self.name = stats, name
+
+    def __call__(self, payload: Any) -> None:
+        self.stats.event(self.name)
+
+
+class Runner:
+    """Runs worker ``proc``'s share of ``scenario`` against ``scenario.url``.
+
+    Args:
+        scenario: the checked scenario (its ``url`` must be set).
+        proc: this worker's number, from 0.
+        procs: how many workers share the scenario.
+    """
+
+    def __init__(self, scenario: Scenario, proc: int = 0, procs: int = 1) -> None:
+        if scenario.url is None:
+            raise ValueError("the scenario has no URL")
+        self.scenario = scenario
+        self.url: str = scenario.url
+        self.proc, self.procs = proc, procs
+        self.stats = Stats()
+        self.closing = False
+        self.too_many = 0
+        sockets = share(scenario.socket_count, proc, procs)
+        self._first, self._stop_at = sockets.start, sockets.stop
+        self._slots: list[_Slot] = []
+        self._channels: list[Channel] = []
+        self._connected = 0
+        self._stop = asyncio.Event()
+        self._connecting = asyncio.Semaphore(scenario.connect_concurrency)
+        self._connects: set[asyncio.Task[None]] = set()
+        self._templates = (
+            Template(scenario.topic, CHANNEL_FIELDS, "--topic"),
+            Template(scenario.join_params, CHANNEL_FIELDS, "--join-params"),
+        )
+        self._stopped_by = "duration"
+        messages = scenario.messages
+        limit = len(share(messages, proc, procs)) if messages is not None else None
+        self.pacer = Pacer(scenario, self.stats, procs, limit, self._on_all_answered)
+        self._logger = quiet_logger()
+
+    # -- live figures ----------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, int]:
+        """Counters plus the live gauges ``sockets`` and ``channels`` (connected, joined)."""
+        joined = sum(1 for channel in self._channels if channel.state is _JOINED)
+        self.stats.peak("channels", joined)
+        snap = self.stats.snapshot()
+        snap["sockets"] = self._connected
+        snap["channels"] = joined
+        return snap
+
+    def stop(self, reason: str = "interrupted") -> None:
+        """Ends the run early (Ctrl-C): the report covers what happened so far."""
+        if not self._stop.is_set():
+            self._stopped_by = reason
+            self._stop.set()
+            if reason == "interrupted":  # Ctrl-C also stops an embedded server: not a drop
+                self.closing = True
+
+    # -- the run -----------------------------------------------------------------------
+
+    async def run(self) -> RunResult:
+        """Runs the scenario to its end; returns the stats.
+
+        Raises:
+            LoadError: the first connection failed (unreachable URL, refused upgrade).
+        """
+        sc = self.scenario
+        self._make_sockets()
+        self.stats.started_at = time.time()
+        self.stats.count("sockets_planned", len(self._slots))
+        await self._preflight()
+        tasks = [asyncio.create_task(self._join_all()), asyncio.create_task(self._pace())]
+        try:
+            await self._wait_for_end(sc)
+        finally:
+            tasks += self._connects
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._finish()
+        return RunResult(self.stats, self._stopped_by, self._notes())
+
+    def _make_sockets(self) -> None:
+        sc = self.scenario
+        params = Template(sc.socket_params, SOCKET_FIELDS, "--socket-params")
+        for index in range(self._first, self._stop_at):
+            socket = Socket(
+                self.url,
+                params=params.render({"s": index, "p": self.proc}),
+                timeout=sc.push_timeout,
+                heartbeat_interval=sc.heartbeat or None,
+                logger=self._logger,
+                jitter=0.5,
+            )
+            slot = _Slot(socket, index)
+            socket.on_open(functools.partial(self._on_open, slot))
+            socket.on_close(functools.partial(self._on_close, slot))
+            socket.on_error(self._on_socket_error)
+            self._slots.append(slot)
+
+    async def _preflight(self) -> None:
+        """Connects the first socket and waits: an unreachable URL fails here, in one line."""
+        slot = self._slots[0]
+        slot.started = True
+        started = time.perf_counter()
+        try:
+            await asyncio.wait_for(slot.socket.connect(), self.scenario.join_timeout)
+        except (Exception, asyncio.TimeoutError) as exc:
+            await self._close_sockets()
+            raise LoadError(f"cannot connect to {self.url}: {_describe(exc)}") from None
+        self.stats.record("connect", (time.perf_counter() - started) * 1e6)
+
+    async def _wait_for_end(self, sc: Scenario) -> None:
+        run_for = sc.run_seconds
+        limit = sc.time_limit
+        deadline = run_for if run_for is not None else limit
+        try:
+            await asyncio.wait_for(self._stop.wait(), deadline)
+        except asyncio.TimeoutError:
+            self._stopped_by = "duration" if run_for is not None else "time_limit"
+
+    def _on_all_answered(self) -> None:
+        self.stop("messages")
+
+    async def _finish(self) -> None:
+        self.pacer.stop_sending()
+        drain = min(self.scenario.push_timeout, _DRAIN_MAX)
+        await self.pacer.wait_idle(drain)
+        self.snapshot()
+        self.closing = True
+        self.pacer.close()
+        self.stats.ended_at = time.time()
+        await self._close_sockets()
+
+    async def _close_sockets(self) -> None:
+        self.closing = True
+        closes = [slot.socket.disconnect() for slot in self._slots]
+        try:
+            await asyncio.wait_for(asyncio.gather(*closes), _CLOSE_MAX)
+        except asyncio.TimeoutError:  # pragma: no cover - a server that never closes
+            pass
+
+    # -- joins -------------------------------------------------------------------------
+
+    async def _join_all(self) -> None:
+        sc = self.scenario
+        spots = list(channel_spots(sc.channels, sc.socket_count, self._first, self._stop_at))
+        self.stats.count("channels_planned", len(spots))
+        rate = self._join_rate(len(spots))
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        done = 0
+        while done < len(spots):
+            due = len(spots) if rate is None else int(rate * (loop.time() - start)) + 1
+            for spot in spots[done : min(due, len(spots), done + 500)]:
+                self._join(spot)
+            done = min(due, len(spots), done + 500)
+            await asyncio.sleep(_TICK if rate is not None else 0)
+        for slot in self._slots:  # sockets without channels
+            self._start(slot)
+
+    def _join_rate(self, count: int) -> float | None:
+        sc = self.scenario
+        if sc.ramp:
+            return max(count / sc.ramp, 1e-9)
+        if sc.join_rate:
+            return sc.join_rate / self.procs
+        return None
+
+    def _join(self, spot: Spot) -> None:
+        """Joins now if the channel's socket has connected once, else when it does."""
+        slot = self._slots[spot.s - self._first]
+        if slot.opens:
+            self._send_join(slot, spot)
+            return
+        slot.waiting.append(spot)
+        self._start(slot)
+
+    def _send_join(self, slot: _Slot, spot: Spot) -> None:
+        topic, params = self._templates
+        values = spot.values(self.proc)
+        name = str(topic.render(values))
+        channel = slot.socket.channel(name, params.render(values))
+        for event in self.scenario.subscribe:
+            channel.on(event, _Counter(self.stats, event))
+        channel.on_error(self._on_channel_error)
+        follow = _Join(self, channel, {**values, "topic": name})
+        push = channel.join(self.scenario.join_timeout)
+        push.receive("ok", follow.ok).receive("error", follow.error)
+        push.receive("timeout", follow.timeout)
+        self._channels.append(channel)
+
+    def _start(self, slot: _Slot) -> None:
+        if not slot.started:
+            slot.started = True
+            task = asyncio.create_task(self._connect(slot))
+            self._connects.add(task)
+            task.add_done_callback(self._connects.discard)
+
+    async def _connect(self, slot: _Slot) -> None:
+        """Connects with at most ``connect_concurrency`` handshakes in flight; a failed
+        socket keeps retrying on its own (failures are counted by ``on_error``)."""
+        async with self._connecting:
+            started = time.perf_counter()
+            try:
+                await asyncio.wait_for(slot.socket.connect(), self.scenario.join_timeout)
+            except (Exception, asyncio.TimeoutError):
+                return
+            self.stats.record("connect", (time.perf_counter() - started) * 1e6)
+
+    # -- pushes ------------------------------------------------------------------------
+
+    async def _pace(self) -> None:
+        if not self.scenario.pushes:
+            return
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while True:
+            self.pacer.tick(loop.time() - start)
+            await asyncio.sleep(_TICK)
+
+    # -- callbacks ---------------------------------------------------------------------
+
+    def _on_open(self, slot: _Slot) -> None:
+        slot.opens += 1
+        self.stats.count("socket_opens")
+        if slot.opens > 1:
+            self.stats.count("socket_reconnects")
+        if not slot.open:
+            slot.open = True
+            self._connected += 1
+            self.stats.peak("sockets", self._connected)
+        waiting, slot.waiting = slot.waiting, []
+        for spot in waiting:
+            self._send_join(slot, spot)
+
+    def _on_close(self, slot: _Slot, event: CloseEvent) -> None:
+        if slot.open:
+            slot.open = False
+            self._connected -= 1
+            if not self.closing:
+                self.stats.count("socket_drops")
+                self.stats.error(f"socket closed by the server (code {event.code})")
+
+    def _on_socket_error(self, error: BaseException) -> None:
+        if not self.closing:
+            self.stats.count("connect_failures")
+            self.stats.error(f"socket error: {_describe(error)}")
+
+    def _on_channel_error(self, _reason: Any) -> None:
+        if not self.closing:
+            self.stats.count("channel_errors")
+            self.stats.error("channel errored (phx_error: server crash or lost connection)")
+
+    def _notes(self) -> list[str]:
+        notes = []
+        if self.too_many:
+            notes.append(
+                f"the server refused {self.too_many} joins with '{TOO_MANY_CHANNELS}': its "
+                "limit of channels per socket (Phoenix's max_channels_per_transport, 100 by "
+                f"default) is below --channels-per-socket {self.scenario.channels_per_socket}; "
+                "lower --channels-per-socket or raise the server's limit"
+            )
+        if self._stopped_by == "time_limit":
+            notes.append(
+                f"the time limit ({self.scenario.time_limit:g} s) ended the run before "
+                f"{self.scenario.messages} pushes were answered"
+            )
+        return notes
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, asyncio.TimeoutError):
+        return "no answer (timed out)"
+    text = str(error) or type(error).__name__
+    return text.splitlines()[0][:160]

@@ -1,0 +1,375 @@
+"""A load scenario: its options, read from the command line and a TOML file, and checked.
+
+Options are layered: built-in defaults, then the TOML file (``--scenario``), then the
+command line. Without a URL the run targets the embedded reference server, and the options
+left unset take the values of the demonstration scenario (:data:`DEMO`), group by group.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from phoenix_fast.load.templates import (
+    CHANNEL_FIELDS,
+    PAYLOAD_FIELDS,
+    SOCKET_FIELDS,
+    Template,
+    TemplateError,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+__all__ = ["DEMO", "PushSpec", "Scenario", "ScenarioError", "load_toml", "build_scenario"]
+
+#: Phoenix's default ``max_channels_per_transport`` (1.8.9 and later).
+PHOENIX_MAX_CHANNELS = 100
+#: Checking topics for duplicates stops after this many channels per socket.
+_TOPIC_CHECK_LIMIT = 200_000
+
+
+class ScenarioError(ValueError):
+    """An impossible or malformed scenario; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class PushSpec:
+    """One kind of push: ``event`` at ``rate`` per second with a payload template."""
+
+    event: str
+    rate: float = 100.0
+    payload: Any = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Every option of a load run (see ``phoenix-fast load --help``)."""
+
+    url: str | None = None
+    sockets: int | None = None
+    channels: int = 100
+    channels_per_socket: int = PHOENIX_MAX_CHANNELS
+    topic: str = "room:{n}"
+    join_params: Any = field(default_factory=dict)
+    socket_params: Any = field(default_factory=dict)
+    join_rate: float = 0.0
+    ramp: float = 0.0
+    pushes: tuple[PushSpec, ...] = ()
+    subscribe: tuple[str, ...] = ()
+    duration: float | None = None
+    messages: int | None = None
+    time_limit: float | None = None
+    join_timeout: float = 10.0
+    push_timeout: float = 10.0
+    max_in_flight: int = 10_000
+    connect_concurrency: int = 100
+    heartbeat: float = 30.0
+    procs: int = 1
+
+    @property
+    def socket_count(self) -> int:
+        """Sockets to open: ``sockets``, or just enough for ``channels_per_socket``."""
+        if self.sockets is not None:
+            return self.sockets
+        return max(1, math.ceil(self.channels / self.channels_per_socket))
+
+    @property
+    def run_seconds(self) -> float | None:
+        """The duration (None when the run ends on a message count)."""
+        if self.messages is not None:
+            return None
+        return 10.0 if self.duration is None else self.duration
+
+    def to_dict(self) -> dict[str, Any]:
+        """The scenario as JSON-ready data (for reports)."""
+        data = asdict(self)
+        data["pushes"] = [asdict(p) for p in self.pushes]
+        data["subscribe"] = list(self.subscribe)
+        data["sockets"] = self.socket_count
+        return data
+
+
+#: The demonstration run against the embedded server: 20 sockets x 50 channels on
+#: ``echo:{i}`` (each topic shared by the 20 sockets), 2,000 pings/s timed, and 100
+#: shouts/s, each broadcast to the topic's 20 subscribers (2,000 incoming events/s).
+DEMO: tuple[dict[str, Any], ...] = (
+    {"sockets": 20, "channels": 1000},
+    {"topic": "echo:{i}", "join_params": {"client": "phoenix-fast load", "n": "{n}"}},
+    {
+        "pushes": (
+            PushSpec("ping", 2000.0, {"seq": "{seq}", "n": "{n}"}),
+            PushSpec("shout", 100.0, {"from": "{s}", "seq": "{seq}"}),
+        ),
+        "subscribe": ("shout",),
+    },
+    {"duration": 10.0, "messages": None},
+)
+
+_KNOWN = {f.name for f in fields(Scenario)} - {"pushes"} | {"push"}
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """The options of a TOML scenario file, as ``build_scenario`` takes them.
+
+    Raises:
+        ScenarioError: the file is missing, not TOML, or has unknown or mistyped keys.
+    """
+    try:
+        data: dict[str, Any] = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError(f"cannot read scenario file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"scenario file {path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - _KNOWN)
+    if unknown:
+        raise ScenarioError(
+            f"scenario file {path}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KNOWN))})"
+        )
+    if "push" in data:
+        data["pushes"] = _toml_pushes(data.pop("push"), str(path))
+    if "subscribe" in data:
+        subscribe = data["subscribe"]
+        if isinstance(subscribe, str):
+            subscribe = [subscribe]
+        data["subscribe"] = tuple(subscribe)
+    return data
+
+
+def _toml_pushes(value: Any, path: str) -> tuple[PushSpec, ...]:
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise ScenarioError(f"scenario file {path}: 'push' must be [[push]] tables")
+    pushes = []
+    for table in value:
+        if not isinstance(table, dict) or "event" not in table:
+            raise ScenarioError(f"scenario file {path}: each [[push]] needs an 'event'")
+        extra = sorted(set(table) - {"event", "rate", "payload"})
+        if extra:
+            raise ScenarioError(
+                f"scenario file {path}: unknown key {extra[0]!r} in [[push]] "
+                "(known: event, rate, payload)"
+            )
+        pushes.append(PushSpec(**table))
+    return tuple(pushes)
+
+
+def build_scenario(
+    options: Mapping[str, Any], file_options: Mapping[str, Any] | None = None
+) -> Scenario:
+    """The checked scenario: defaults, then ``file_options``, then ``options`` (None = unset).
+
+    Raises:
+        ScenarioError: with a message naming the options to change.
+    """
+    given = {k: v for k, v in (file_options or {}).items()}
+    given.update({k: v for k, v in options.items() if v is not None})
+    if given.get("url") is None:
+        for group in DEMO:
+            if not any(key in given for key in group):
+                given.update(group)
+    try:
+        scenario = Scenario(**given)
+    except TypeError as exc:
+        raise ScenarioError(f"bad scenario: {exc}") from None
+    scenario = _normalized(scenario)
+    check(scenario)
+    return scenario
+
+
+def _normalized(scenario: Scenario) -> Scenario:
+    url = scenario.url
+    if url is not None:
+        url = url.rstrip("/")
+        if url.endswith("/websocket"):
+            url = url[: -len("/websocket")]
+    return replace(
+        scenario,
+        url=url,
+        pushes=tuple(p if isinstance(p, PushSpec) else PushSpec(**p) for p in scenario.pushes),
+        subscribe=tuple(scenario.subscribe),
+    )
+
+
+def check(scenario: Scenario) -> None:
+    """Raises :class:`ScenarioError` when the options are impossible together."""
+    _check_types(scenario)
+    _check_counts(scenario)
+    _check_timing(scenario)
+    _check_pushes(scenario)
+    _check_templates(scenario)
+
+
+def _check_types(s: Scenario) -> None:
+    ints = ("channels", "channels_per_socket", "max_in_flight", "procs", "connect_concurrency")
+    for name in ints:
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ScenarioError(f"{_opt(name)} must be a whole number, not {value!r}")
+    for name in ("sockets", "messages"):
+        value = getattr(s, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ScenarioError(f"{_opt(name)} must be a whole number, not {value!r}")
+    for name in ("join_rate", "ramp", "join_timeout", "push_timeout", "heartbeat"):
+        _number(name, getattr(s, name))
+    for name in ("duration", "time_limit"):
+        if getattr(s, name) is not None:
+            _number(name, getattr(s, name))
+    if s.url is not None and not s.url.startswith(("ws://", "wss://", "http://", "https://")):
+        raise ScenarioError(
+            f"URL {s.url!r} must start with ws://, wss://, http:// or https:// "
+            "(e.g. ws://localhost:4000/socket)"
+        )
+
+
+def _number(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ScenarioError(f"{_opt(name)} must be a number >= 0, not {value!r}")
+
+
+def _check_counts(s: Scenario) -> None:
+    if s.channels < 0:
+        raise ScenarioError("--channels must be >= 0")
+    if s.channels_per_socket < 1:
+        raise ScenarioError("--channels-per-socket must be at least 1")
+    if s.sockets is not None and s.sockets < 1:
+        raise ScenarioError("--sockets must be at least 1")
+    per_socket = math.ceil(s.channels / s.socket_count)
+    if per_socket > s.channels_per_socket:
+        need = math.ceil(s.channels / s.channels_per_socket)
+        raise ScenarioError(
+            f"{s.channels} channels over {s.socket_count} sockets is {per_socket} per socket, "
+            f"above --channels-per-socket {s.channels_per_socket} (the server's limit; "
+            f"Phoenix's default is {PHOENIX_MAX_CHANNELS}): use --sockets {need} or more, "
+            "or leave --sockets unset to open as many as needed"
+        )
+    if s.procs < 1:
+        raise ScenarioError("--procs must be at least 1")
+    if s.procs > s.socket_count:
+        raise ScenarioError(
+            f"--procs {s.procs} needs at least {s.procs} sockets (each process opens its own); "
+            f"this scenario opens {s.socket_count}"
+        )
+    if s.max_in_flight < 1 or s.connect_concurrency < 1:
+        raise ScenarioError("--max-in-flight and --connect-concurrency must be at least 1")
+
+
+def _check_timing(s: Scenario) -> None:
+    if s.join_rate and s.ramp:
+        raise ScenarioError(
+            "--join-rate and --ramp both set the pace of joins: give one "
+            f"(--ramp {s.ramp:g} means {s.channels / s.ramp:.0f} joins/s here)"
+        )
+    if s.duration is not None and s.messages is not None:
+        raise ScenarioError("--duration and --messages both say when to stop: give one")
+    if s.duration == 0:
+        raise ScenarioError("--duration must be more than 0 s")
+    if s.messages is not None and s.messages < 1:
+        raise ScenarioError("--messages must be at least 1")
+    if s.time_limit is not None:
+        if s.time_limit <= 0:
+            raise ScenarioError("--time-limit must be more than 0 s")
+        run = s.run_seconds
+        if run is not None and s.time_limit < run:
+            raise ScenarioError(
+                f"--time-limit {s.time_limit:g} s is shorter than --duration {run:g} s"
+            )
+    if s.join_timeout <= 0 or s.push_timeout <= 0:
+        raise ScenarioError("--join-timeout and --push-timeout must be more than 0 s")
+
+
+def _check_pushes(s: Scenario) -> None:
+    for push in s.pushes:
+        if not isinstance(push.event, str) or not push.event:
+            raise ScenarioError(f"a push needs an event name, not {push.event!r}")
+        if isinstance(push.rate, bool) or not isinstance(push.rate, (int, float)):
+            raise ScenarioError(f"push {push.event!r}: rate must be a number, not {push.rate!r}")
+        if push.rate <= 0:
+            raise ScenarioError(f"push {push.event!r}: rate must be more than 0 per second")
+    if s.messages is not None and not s.pushes:
+        raise ScenarioError("--messages counts pushes: add --push EVENT (e.g. --push ping)")
+    if s.pushes and s.channels == 0:
+        raise ScenarioError("pushes need channels: --channels is 0")
+    if s.subscribe and s.channels == 0:
+        raise ScenarioError("--subscribe counts events on channels: --channels is 0")
+
+
+def _check_templates(s: Scenario) -> None:
+    try:
+        topic = Template(s.topic, CHANNEL_FIELDS, "--topic")
+        Template(s.join_params, CHANNEL_FIELDS, "--join-params")
+        Template(s.socket_params, SOCKET_FIELDS, "--socket-params")
+        for push in s.pushes:
+            Template(push.payload, PAYLOAD_FIELDS, f"payload of push {push.event!r}")
+    except TemplateError as exc:
+        raise ScenarioError(str(exc)) from None
+    if not isinstance(s.topic, str) or not s.topic:
+        raise ScenarioError("--topic must be a non-empty string such as 'room:{n}'")
+    if not isinstance(s.join_params, dict) or not isinstance(s.socket_params, dict):
+        raise ScenarioError("--join-params and --socket-params must be JSON objects")
+    _check_topics(s, topic)
+
+
+def _check_topics(s: Scenario, topic: Template) -> None:
+    """A socket joins each topic once: the template must give distinct topics per socket."""
+    if topic.constant and math.ceil(s.channels / s.socket_count) > 1:
+        raise ScenarioError(
+            f"--topic {s.topic!r} is the same for every channel, but a socket joins a topic "
+            "once: put {n} (unique channel number) or {i} (number on the socket) in it"
+        )
+    if topic.constant:
+        return
+    seen: dict[tuple[int, str], int] = {}
+    for spot in channel_spots(s.channels, s.socket_count, 0, s.socket_count):
+        if spot.n >= _TOPIC_CHECK_LIMIT:
+            break
+        name = str(topic.render(spot.values(0)))
+        first = seen.setdefault((spot.s, name), spot.n)
+        if first != spot.n:
+            raise ScenarioError(
+                f"--topic {s.topic!r} gives {name!r} to channels {first} and {spot.n}, both on "
+                f"socket {spot.s}: a socket joins a topic once; use {{n}} or {{i}} in the template"
+            )
+
+
+@dataclass(frozen=True)
+class Spot:
+    """Where a channel goes: number ``n`` overall, ``i`` on socket ``s``."""
+
+    n: int
+    i: int
+    s: int
+
+    def values(self, proc: int) -> dict[str, int]:
+        """The template values of the channel."""
+        return {"n": self.n, "i": self.i, "s": self.s, "p": proc}
+
+
+def channel_spots(channels: int, sockets: int, first: int, stop: int) -> Iterator[Spot]:
+    """The channels of sockets ``first`` to ``stop - 1``, in join order.
+
+    Channel ``n`` goes to socket ``n % sockets``: joins go round the sockets, so sockets
+    open progressively during a ramp and every socket gets at most one channel more
+    than any other.
+    """
+    for i in range(math.ceil(channels / sockets) if sockets else 0):
+        for s in range(first, stop):
+            n = i * sockets + s
+            if n < channels:
+                yield Spot(n, i, s)
+
+
+def share(total: int, part: int, parts: int) -> range:
+    """Part ``part`` of ``range(total)`` cut into ``parts`` contiguous, balanced pieces."""
+    return range(total * part // parts, total * (part + 1) // parts)
+
+
+def _opt(name: str) -> str:
+    return "--" + name.replace("_", "-")
