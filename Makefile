@@ -80,7 +80,9 @@ bench: build js ## run the pytest-benchmark suites for real
 
 .PHONY: bench-scenarios
 bench-scenarios: build js ## client scenarios S1-S5, phoenix_fast against the JS client in one run
+	mkdir -p .benchmarks
 	$(PY) benches/scenarios.py --json .benchmarks/scenarios.json
+	$(PY) benches/scenarios.py --transport longpoll --only s1 s4 --json .benchmarks/scenarios-longpoll.json
 
 .PHONY: lock
 lock: $(PY) ## re-pin requirements-dev.txt from requirements-dev.in

@@ -1,11 +1,14 @@
 """Client scenarios S1-S5, phoenix_fast against the official JS client, in one run.
 
     python benches/scenarios.py [--url ws://host:port/socket] [--scale 1.0] [--json out.json]
+                                [--transport websocket|longpoll] [--only s1 s4 ...]
 
 Without ``--url`` it starts the reference server in a subprocess (its own core) with a channel
 limit high enough for S2. Each scenario runs with phoenix_fast (this process, on uvloop when
 installed) and with the JS client (a Node subprocess, ``benches/js/scenarios.mjs``) against
-the same server, one after the other, and the table shows both and their ratio.
+the same server, one after the other, and the table shows both and their ratio. With
+``--transport longpoll`` both clients use their LongPoll transport instead (the JS client's
+Ajax uses fetch under Node).
 
 - S1: one channel receives 200,000 pushes of 100-byte payloads, each delivered to a callback.
 - S2: 2,000 channels joined on one socket (time, memory per channel).
@@ -35,6 +38,7 @@ from phoenix_fast.testing import ServerProcess
 ROOT = Path(__file__).resolve().parent.parent
 JS_SCRIPT = ROOT / "benches" / "js" / "scenarios.mjs"
 RUN = f"py{os.getpid():x}"
+TRANSPORT = os.environ.get("PHOENIX_FAST_BENCH_TRANSPORT", "websocket")
 
 
 def rss() -> int:
@@ -50,7 +54,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def connect(url: str) -> Socket:
-    socket = Socket(url, heartbeat_interval=60.0, timeout=30.0)
+    if TRANSPORT == "longpoll":
+        from phoenix_fast.transports.longpoll import LongPoll
+
+        socket = Socket(url, transport=LongPoll, heartbeat_interval=60.0, timeout=30.0)
+    else:
+        socket = Socket(url, heartbeat_interval=60.0, timeout=30.0)
     await socket.connect()
     return socket
 
@@ -182,18 +191,19 @@ def run_scenario(url: str, scenario: str, scale: float) -> dict[str, Any]:
     return runner(SCENARIOS[scenario](url, scale))  # type: ignore[no-any-return]
 
 
-def run_python(url: str, scenario: str, scale: float) -> dict[str, Any]:
+def run_python(url: str, scenario: str, scale: float, transport: str) -> dict[str, Any]:
     """Runs one scenario in a fresh Python process, as the JS client runs in a fresh Node
     process: memory figures then start from the same clean slate for both."""
     cmd = [sys.executable, __file__, "--child", scenario, "--url", url, "--scale", str(scale)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    env = {**os.environ, "PHOENIX_FAST_BENCH_TRANSPORT": transport}
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"phoenix_fast failed on {scenario}: {out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def run_js(url: str, scenario: str, scale: float) -> dict[str, Any]:
-    cmd = ["node", "--expose-gc", str(JS_SCRIPT), url, scenario, str(scale)]
+def run_js(url: str, scenario: str, scale: float, transport: str) -> dict[str, Any]:
+    cmd = ["node", "--expose-gc", str(JS_SCRIPT), url, scenario, str(scale), transport]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}"
     record = json.loads(line)
@@ -230,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every size")
     parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), help="scenarios to run")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--transport", choices=["websocket", "longpoll"], default="websocket")
     parser.add_argument("--child", choices=sorted(SCENARIOS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -240,11 +251,16 @@ def main(argv: list[str] | None = None) -> int:
         server = ServerProcess(max_channels=100_000)
         server.start()
     url = args.url or server.url  # type: ignore[union-attr]
-    results: dict[str, Any] = {"machine": platform.platform(), "cpus": os.cpu_count(), "rows": {}}
+    results: dict[str, Any] = {
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "transport": args.transport,
+        "rows": {},
+    }
     try:
         for scenario in args.only or list(SCENARIOS):
-            py = flatten(scenario, run_python(url, scenario, args.scale))
-            js = flatten(scenario, run_js(url, scenario, args.scale))
+            py = flatten(scenario, run_python(url, scenario, args.scale, args.transport))
+            js = flatten(scenario, run_js(url, scenario, args.scale, args.transport))
             for row in py:
                 ratio = compare(py[row], js[row], row)
                 results["rows"][row] = {"phoenix_fast": py[row], "js": js[row], "ratio": ratio}

@@ -1,7 +1,7 @@
 // The client scenarios (S1-S5) run with the official Phoenix JS client, for side-by-side
 // comparison with phoenix_fast in one run (benches/scenarios.py drives both).
 //
-//   node benches/js/scenarios.mjs <ws://host:port/socket> <scenario> [scale]
+//   node benches/js/scenarios.mjs <ws://host:port/socket> <scenario> [scale] [websocket|longpoll]
 //
 // Prints one JSON object: {"client": "js", "scenario": ..., "seconds": ..., ...}.
 // The packages come from tests/js (installed by `make js`, pinned in its package-lock.json).
@@ -10,18 +10,20 @@ import {createRequire} from "node:module"
 import {performance} from "node:perf_hooks"
 
 const require = createRequire(new URL("../../tests/js/package.json", import.meta.url))
-const {Socket} = require("phoenix")
+const {Socket, LongPoll} = require("phoenix")
 const WebSocket = require("ws")
 
-const [URL_ARG, SCENARIO, SCALE_ARG = "1"] = process.argv.slice(2)
+const [URL_ARG, SCENARIO, SCALE_ARG = "1", TRANSPORT_ARG = "websocket"] = process.argv.slice(2)
+// Under Node the LongPoll transport's Ajax uses fetch (there is no XMLHttpRequest).
+const TRANSPORT = TRANSPORT_ARG === "longpoll" ? LongPoll : WebSocket
 const SCALE = Number(SCALE_ARG)
 const RUN = `js${process.pid.toString(36)}`
 
 function connect(){
   return new Promise((resolve, reject) => {
-    const socket = new Socket(URL_ARG, {transport: WebSocket, heartbeatIntervalMs: 60000, timeout: 30000})
+    const socket = new Socket(URL_ARG, {transport: TRANSPORT, heartbeatIntervalMs: 60000, timeout: 30000})
     socket.onOpen(() => resolve(socket))
-    socket.onError(err => reject(new Error(`socket error: ${err && err.message}`)))
+    socket.onError(err => reject(new Error(`socket error: ${err && (err.message || err)}`)))
     socket.connect()
   })
 }
