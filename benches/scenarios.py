@@ -89,8 +89,10 @@ async def s1(url: str, scale: float) -> dict[str, Any]:
 
 
 async def join_all(channels: list[Any]) -> None:
-    """Joins every channel at once (in its own frame, so nothing of the gather outlives it)."""
+    """Joins every channel at once; returns once nothing of the gather is left (the loop
+    handle that resumes us holds the gathering future until the next step)."""
     await asyncio.gather(*(ch.join() for ch in channels))
+    await asyncio.sleep(0)
 
 
 async def s2s3(url: str, scale: float) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +41,6 @@ class Connection:
         "closing",
         "ended",
         "error",
-        "joins",
         "lost",
         "pings",
         "socket",
@@ -53,8 +51,6 @@ class Connection:
     def __init__(self, socket: Lifecycle) -> None:
         self.socket = socket
         self.transport: Transport | None = None
-        #: The join ref of each channel whose join went out over this connection.
-        self.joins: weakref.WeakKeyDictionary[Channel, str | None] = weakref.WeakKeyDictionary()
         #: ref -> (start time, outcome) of the pings sent over this connection.
         self.pings: dict[str, tuple[float, Outcome[float | None]]] = {}
         self.closing = False  # we closed it (as opposed to the server or the network)
@@ -94,7 +90,7 @@ class Connection:
 
     def carried(self, channel: Channel, join_ref: str | None) -> bool:
         """Whether the channel's join ``join_ref`` went out over this connection."""
-        return channel in self.joins and self.joins[channel] == join_ref
+        return channel._join_sent == (self, join_ref)
 
     # -- opening -------------------------------------------------------------------------
 

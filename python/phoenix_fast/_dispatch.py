@@ -140,7 +140,7 @@ class Dispatcher:
         assert conn.transport is not None
         if channel is not None:
             if message.event == EVENT_JOIN:
-                conn.joins[channel] = message.join_ref
+                channel._join_sent = (conn, message.join_ref)
             # a leave must still reach the server after its channel closed locally
             if message.event != EVENT_LEAVE and _outdated(message, channel):
                 return

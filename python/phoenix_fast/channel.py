@@ -67,12 +67,12 @@ class Channel:
         self._binding_ref = 0
         self._joined_once = False
         self._push_buffer: dict[Push, None] = {}
+        #: The connection that carried the last join, and that join's ref.
+        self._join_sent: tuple[object, str | None] | None = None
         self._join_push = Push(
             self, EVENT_JOIN, self._join_params, self.timeout, error_cls=JoinError
         )
-        self._join_push.receive("ok", self._on_join_ok)
-        self._join_push.receive("error", self._on_join_error)
-        self._join_push.receive("timeout", self._on_join_timeout)
+        self._join_push._on_outcome = self._on_join_outcome
         self._rejoin_timer = Timer(self._on_rejoin_timer, socket._rejoin_after)
 
     # -- properties --------------------------------------------------------------------
@@ -286,6 +286,15 @@ class Channel:
     def _on_rejoin_timer(self) -> None:
         if self.socket.is_connected():
             self._rejoin()
+
+    def _on_join_outcome(self, status: str, response: Any) -> None:
+        """The join push resolved (before the user's ``receive`` hooks run, as in JS)."""
+        if status == "ok":
+            self._on_join_ok(response)
+        elif status == "error":
+            self._on_join_error(response)
+        elif status == "timeout":
+            self._on_join_timeout(response)
 
     def _on_join_ok(self, _response: Any) -> None:
         self._state = _JOINED

@@ -46,6 +46,7 @@ class Push:
         "_deadline",
         "_error_cls",
         "_hooks",
+        "_on_outcome",
         "_outcome",
         "_payload",
         "_received",
@@ -75,6 +76,9 @@ class Push:
         self.sent = False
         self._received: tuple[str, Any] | None = None
         self._hooks: list[tuple[str, PushCallback]] = []
+        #: The owner's own reaction to every outcome (a channel's join push uses it): one
+        #: bound method instead of a hook per status on each of thousands of channels.
+        self._on_outcome: Callable[[str, Any], None] | None = None
         self._outcome: Outcome[Any] = Outcome()
         self._error_cls = error_cls
         self._deadline = 0.0
@@ -165,6 +169,8 @@ class Push:
         self._conn = None
         if status == TIMEOUT:
             self.channel._discard_buffered(self)
+        if self._on_outcome is not None:
+            self._on_outcome(status, response)
         run = self.channel.socket._run_callback
         for hook_status, callback in self._hooks:
             if hook_status == status:

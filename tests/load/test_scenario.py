@@ -171,7 +171,7 @@ def test_templates_render_numbers_and_strings() -> None:
 
 
 def test_the_documented_toml_example_is_valid(tmp_path: Path) -> None:
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "load.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     block = doc.split("```toml\n", 1)[1].split("```", 1)[0]
     path = tmp_path / "chat.toml"
     path.write_text(block)
