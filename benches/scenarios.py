@@ -28,6 +28,7 @@ import platform
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,20 @@ async def join_all(channels: list[Any]) -> None:
     await asyncio.sleep(0)
 
 
+async def heap_per_channel(socket: Socket, n: int) -> float:
+    """Python heap per joined channel (tracemalloc, on a second batch of n channels): RSS
+    moves by whole allocator arenas, the heap by what the channels really hold."""
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    channels = [socket.channel(f"load:{RUN}-heap-{i}") for i in range(n)]
+    await join_all(channels)
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return (after - before) / n
+
+
 async def s2s3(url: str, scale: float) -> dict[str, Any]:
     n, rounds = round(2000 * scale), 20
     socket = await connect(url)
@@ -120,9 +135,15 @@ async def s2s3(url: str, scale: float) -> dict[str, Any]:
     await channels[0].push("fanout", fanout)
     await done
     fan_seconds = time.perf_counter() - start
+    heap = await heap_per_channel(socket, n)
     await socket.disconnect()
     return {
-        "s2": {"channels": n, "seconds": join_seconds, "bytes_per_channel": per_channel},
+        "s2": {
+            "channels": n,
+            "seconds": join_seconds,
+            "bytes_per_channel": per_channel,
+            "heap_bytes_per_channel": heap,
+        },
         "s3": {"events": expected, "seconds": fan_seconds, "rate": expected / fan_seconds},
     }
 

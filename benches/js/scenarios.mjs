@@ -72,6 +72,17 @@ async function s1(){
   return {messages: n, seconds, rate: n / seconds}
 }
 
+// The V8 heap held per joined channel, on a second batch of n channels.
+async function heapPerChannel(socket, n){
+  if(global.gc){ global.gc() }
+  const before = process.memoryUsage().heapUsed
+  const channels = []
+  for(let i = 0; i < n; i++){ channels.push(socket.channel(`load:${RUN}-heap-${i}`, {})) }
+  await Promise.all(channels.map(join))
+  if(global.gc){ global.gc() }
+  return (process.memoryUsage().heapUsed - before) / n
+}
+
 // S2 + S3: join n channels on one socket, then r rounds of broadcasts to all of them.
 async function s2s3(){
   const n = Math.round(2000 * SCALE), rounds = 20
@@ -92,9 +103,10 @@ async function s2s3(){
   await push(channels[0], "fanout", {prefix: `load:${RUN}-`, count: n, n: rounds, size: 100})
   await done
   const fanSeconds = (performance.now() - t0) / 1000
+  const heap = await heapPerChannel(socket, n)
   socket.disconnect()
   return {
-    s2: {channels: n, seconds: joinSeconds, bytes_per_channel: perChannel},
+    s2: {channels: n, seconds: joinSeconds, bytes_per_channel: perChannel, heap_bytes_per_channel: heap},
     s3: {events: expected, seconds: fanSeconds, rate: expected / fanSeconds},
   }
 }

@@ -63,17 +63,18 @@ class Channel:
         #: The default timeout of this channel's pushes (``join(timeout)`` changes it).
         self.timeout: float = socket.timeout
         self._state = _CLOSED
-        self._bindings: dict[str, list[_Binding]] = {}
+        # the empty containers are shared until first written: thousands of channels
+        self._bindings: dict[str, list[_Binding]] = _NO_BINDINGS
         self._binding_ref = 0
         self._joined_once = False
-        self._push_buffer: dict[Push, None] = {}
+        self._push_buffer: dict[Push, None] = _NO_PUSHES
         #: The connection that carried the last join, and that join's ref.
         self._join_sent: tuple[object, str | None] | None = None
         self._join_push = Push(
             self, EVENT_JOIN, self._join_params, self.timeout, error_cls=JoinError
         )
         self._join_push._on_outcome = self._on_join_outcome
-        self._rejoin_timer = Timer(self._on_rejoin_timer, socket._rejoin_after)
+        self._rejoin_timer_obj: Timer | None = None
 
     # -- properties --------------------------------------------------------------------
 
@@ -136,7 +137,7 @@ class Channel:
         Returns:
             The leave push (awaitable).
         """
-        self._rejoin_timer.reset()
+        self._reset_rejoin_timer()
         self._join_push._cancel_timeout()
         self._state = _LEAVING
         leave_push = Push(self, EVENT_LEAVE, {}, self.timeout if timeout is None else timeout)
@@ -166,6 +167,8 @@ class Channel:
             push.send()
         else:
             push._start_timeout()
+            if self._push_buffer is _NO_PUSHES:
+                self._push_buffer = {}
             self._push_buffer[push] = None
         return push
 
@@ -185,6 +188,8 @@ class Channel:
         self._binding_ref += 1
         binding = _Binding(ref, callback, _arity(callback))
         # copy on write: a dispatch in progress keeps iterating the list it started with
+        if self._bindings is _NO_BINDINGS:
+            self._bindings = {}
         self._bindings[event] = [*self._bindings.get(event, ()), binding]
         return ref
 
@@ -283,6 +288,18 @@ class Channel:
         self._state = _JOINING
         self._join_push.resend(self.timeout if timeout is None else timeout)
 
+    @property
+    def _rejoin_timer(self) -> Timer:
+        """The rejoin backoff timer, made on first use (most channels never need it)."""
+        timer = self._rejoin_timer_obj
+        if timer is None:
+            timer = self._rejoin_timer_obj = Timer(self._on_rejoin_timer, self.socket._rejoin_after)
+        return timer
+
+    def _reset_rejoin_timer(self) -> None:
+        if self._rejoin_timer_obj is not None:
+            self._rejoin_timer_obj.reset()
+
     def _on_rejoin_timer(self) -> None:
         if self.socket.is_connected():
             self._rejoin()
@@ -298,8 +315,8 @@ class Channel:
 
     def _on_join_ok(self, _response: Any) -> None:
         self._state = _JOINED
-        self._rejoin_timer.reset()
-        buffered, self._push_buffer = self._push_buffer, {}
+        self._reset_rejoin_timer()
+        buffered, self._push_buffer = self._push_buffer, _NO_PUSHES
         for push in buffered:
             try:
                 push.send()
@@ -328,7 +345,7 @@ class Channel:
         self._trigger(EVENT_CLOSE, "leave")
 
     def _on_closed(self) -> None:
-        self._rejoin_timer.reset()
+        self._reset_rejoin_timer()
         if self.socket._log.enabled:
             self.socket._log("channel", f"close {self.topic} {self.join_ref}")
         # a join still in flight can no longer succeed: unlike JS, stop its timeout so that a
@@ -349,12 +366,12 @@ class Channel:
             self._rejoin_timer.schedule_timeout()
 
     def _on_socket_open(self) -> None:
-        self._rejoin_timer.reset()
+        self._reset_rejoin_timer()
         if self._state is _ERRORED:
             self._rejoin()
 
     def _on_socket_error(self) -> None:
-        self._rejoin_timer.reset()
+        self._reset_rejoin_timer()
 
     def _discard_buffered(self, push: Push) -> None:
         self._push_buffer.pop(push, None)
@@ -389,3 +406,5 @@ def _arity(callback: Callable[..., Any]) -> int:
 
 
 _DEFAULT_HOOK = Channel.on_message
+_NO_BINDINGS: dict[str, list[_Binding]] = {}
+_NO_PUSHES: dict[Push, None] = {}
