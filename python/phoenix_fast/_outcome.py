@@ -25,7 +25,7 @@ class Outcome(Generic[T]):
         self._done = False
         self._value: T | None = None
         self._error: BaseException | None = None
-        self._waiters: list[asyncio.Future[None]] | None = None
+        self._waiters: list[asyncio.Future[Any]] | None = None
 
     @property
     def done(self) -> bool:
@@ -57,22 +57,28 @@ class Outcome(Generic[T]):
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, None
         for fut in waiters or ():
-            if not fut.done():
-                fut.set_result(None)
+            if fut.done():  # its awaiting task was cancelled
+                continue
+            if self._error is not None:
+                fut.set_exception(self._error)
+            else:
+                fut.set_result(self._value)
 
     async def wait(self) -> T:
         """Waits until settled, then returns the value or raises the exception."""
-        if not self._done:
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            if self._waiters is None:
-                self._waiters = []
-            self._waiters.append(fut)
-            try:
-                await fut
-            finally:
-                if self._waiters is not None and fut in self._waiters:
-                    self._waiters.remove(fut)
-        return self.result()
+        return await self
 
     def __await__(self) -> Generator[Any, None, T]:
-        return self.wait().__await__()
+        # a bare future per awaiter, settled with the outcome itself: no coroutine layer
+        # between the awaiting task and the future (this is on every awaited push)
+        if self._done:
+            return self._settled()
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(fut)
+        return fut.__await__()
+
+    def _settled(self) -> Generator[Any, None, T]:
+        return self.result()
+        yield  # pragma: no cover - makes this a generator that never suspends
