@@ -163,8 +163,8 @@ class Channel:
             )
         timeout = self.timeout if timeout is None else timeout
         push = Push(self, event, {} if payload is None else payload, timeout)
-        if self.can_push():
-            push.send()
+        if self._state is _JOINED and self.socket.is_connected():
+            self.socket._send_push(push)
         else:
             push._start_timeout()
             if self._push_buffer is _NO_PUSHES:

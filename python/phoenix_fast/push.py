@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from phoenix_fast._outcome import Outcome
 from phoenix_fast._types import Payload, PushCallback
 from phoenix_fast.errors import PushError, PushTimeout
-from phoenix_fast.message import Message
 
 if TYPE_CHECKING:
     from phoenix_fast.channel import Channel
@@ -121,17 +120,10 @@ class Push:
         Raises:
             EncodeError: the payload cannot be encoded (the push is then not pending).
         """
-        if self._has_received(TIMEOUT):
+        received = self._received
+        if received is not None and received[0] == TIMEOUT:
             return
-        self._start_timeout()
-        self.sent = True
-        channel = self.channel
-        message = Message(channel.join_ref, self.ref, channel.topic, self.event, self.payload)
-        try:
-            channel.socket._push(message, channel, self)
-        except Exception:
-            self._cancel_timeout()
-            raise
+        self.channel.socket._send_push(self)
 
     # -- internal --------------------------------------------------------------------
 
