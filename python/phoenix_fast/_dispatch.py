@@ -91,14 +91,6 @@ class Dispatcher:
         """Forgets the pending push ``ref``; False if it was not pending."""
         return self._pending.resolve(ref) is not None
 
-    def _take(self, ref: str, channel: Channel) -> Push | None:
-        """Pops the pending push ``ref`` if it belongs to ``channel`` (a reply arrived)."""
-        push: Push | None = self._pending.resolve(ref)
-        if push is not None and push.channel is not channel:
-            self._pending.add(ref, push, push._deadline)
-            return None
-        return push
-
     def _arm(self, deadline: float) -> None:
         if self._wheel is not None:
             self._wheel.cancel()
@@ -212,7 +204,7 @@ class Dispatcher:
                 self._bad_message(message)
                 continue
             join_ref, ref, topic, event, payload = message
-            if ref is not None:
+            if ref is not None and (ref == self._pending_heartbeat_ref or conn.pings):
                 self._on_ref(conn, ref)
             if log.enabled:
                 log("receive", f"{topic} {event} ({join_ref}, {ref})")

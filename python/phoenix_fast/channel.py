@@ -271,9 +271,13 @@ class Channel:
     def _internal(self, event: str, payload: Any, ref: str | None) -> None:
         if event == EVENT_REPLY:
             if ref is not None and isinstance(payload, dict):
-                push = self.socket._take(ref, self)
+                pending = self.socket._pending
+                push = pending.resolve(ref)
                 if push is not None:
-                    push._resolve(str(payload.get("status")), payload.get("response"))
+                    if push.channel is self:
+                        push._resolve(str(payload.get("status")), payload.get("response"))
+                    else:  # a reply to another channel's push: not ours to take
+                        pending.add(ref, push, push._deadline)
         elif event == EVENT_CLOSE:
             self._on_closed()
         else:

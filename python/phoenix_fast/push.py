@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from phoenix_fast._outcome import Outcome
@@ -17,7 +17,7 @@ __all__ = ["Push"]
 TIMEOUT = "timeout"
 
 
-class Push:
+class Push(Outcome[Any]):
     """A message pushed to a channel (you get one from ``push``, ``join`` or ``leave``).
 
     Register callbacks per reply status, as in the JS client::
@@ -46,7 +46,6 @@ class Push:
         "_error_cls",
         "_hooks",
         "_on_outcome",
-        "_outcome",
         "_payload",
         "_received",
         "channel",
@@ -78,7 +77,7 @@ class Push:
         #: The owner's own reaction to every outcome (a channel's join push uses it): one
         #: bound method instead of a hook per status on each of thousands of channels.
         self._on_outcome: Callable[[str, Any], None] | None = None
-        self._outcome: Outcome[Any] = Outcome()
+        Outcome.__init__(self)
         self._error_cls = error_cls
         self._deadline = 0.0
         self._conn: object = None
@@ -163,27 +162,25 @@ class Push:
             self.channel._discard_buffered(self)
         if self._on_outcome is not None:
             self._on_outcome(status, response)
-        run = self.channel.socket._run_callback
-        for hook_status, callback in self._hooks:
-            if hook_status == status:
-                run(callback, response)
-        outcome = self._outcome
-        if outcome.done:
+        if self._hooks:
+            run = self.channel.socket._run_callback
+            for hook_status, callback in self._hooks:
+                if hook_status == status:
+                    run(callback, response)
+        if self._done:
             return
-        where = f"{self.event} on {self.channel.topic}"
         if status == "ok":
-            outcome.set_result(response)
+            self.set_result(response)
         elif status == TIMEOUT:
-            outcome.set_exception(PushTimeout(f"{where}: no reply within {self.timeout} s"))
+            where = f"{self.event} on {self.channel.topic}"
+            self.set_exception(PushTimeout(f"{where}: no reply within {self.timeout} s"))
         else:
-            outcome.set_exception(self._error_cls(f"{where}: {status}", status, response))
+            where = f"{self.event} on {self.channel.topic}"
+            self.set_exception(self._error_cls(f"{where}: {status}", status, response))
 
     def _fail(self, error: BaseException) -> None:
         """Fails the awaiters (not the ``receive`` callbacks) with ``error``."""
-        self._outcome.set_exception(error)
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self._outcome.__await__()
+        self.set_exception(error)
 
     def __repr__(self) -> str:
         status = self._received[0] if self._received else "pending"
