@@ -32,10 +32,14 @@ _OPEN, _CLOSING, _CLOSED = SocketState.OPEN, SocketState.CLOSING, SocketState.CL
 class WebSocketTransport(Transport, asyncio.Protocol):
     """A WebSocket connection (``ws://`` or ``wss://``); see ``transports.base`` for the API."""
 
+    #: A plain attribute rather than the base's property: the receive path reads it for
+    #: every message.
+    ready_state: SocketState = SocketState.CONNECTING
+
     def __init__(self, options: TransportOptions, handler: TransportHandler) -> None:
         self._options = options
         self._handler = handler
-        self._state = SocketState.CONNECTING
+        self.ready_state = SocketState.CONNECTING
         self._client = _native.WsClient(options.codec, options.max_message_size)
         self._transport: asyncio.Transport | None = None
         self._out: list[bytes] = []
@@ -55,10 +59,6 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         self._task: asyncio.Task[None] | None = self._loop.create_task(self._connect())
 
     # -- Transport -----------------------------------------------------------------------
-
-    @property
-    def ready_state(self) -> SocketState:
-        return self._state
 
     @property
     def buffered_amount(self) -> int:
@@ -82,23 +82,23 @@ class WebSocketTransport(Transport, asyncio.Protocol):
             self._loop.call_soon(self._flush)
 
     def close(self, code: int | None = None, reason: str = "") -> None:
-        if self._state is _CLOSING or self._state is _CLOSED:
+        if self.ready_state is _CLOSING or self.ready_state is _CLOSED:
             return
-        if self._state is not _OPEN:
+        if self.ready_state is not _OPEN:
             # still connecting: give up at once
-            self._state = _CLOSING
+            self.ready_state = _CLOSING
             self._abort()
             self._report_close(code, reason, was_clean=False)
             return
-        self._state = _CLOSING
+        self.ready_state = _CLOSING
         self._out.append(self._client.frame_close(code or WS_CLOSE_NORMAL, reason))
         self._flush()
         self._set_timer(CLOSE_TIMEOUT, self._abort)
 
     def abort(self) -> None:
-        if self._state is _CLOSED:
+        if self.ready_state is _CLOSED:
             return
-        self._state = _CLOSING
+        self.ready_state = _CLOSING
         if self._transport is not None:
             self._abort()  # connection_lost reports the close
         else:
@@ -127,13 +127,13 @@ class WebSocketTransport(Transport, asyncio.Protocol):
 
     def _on_connect_timeout(self) -> None:
         self._timer = None
-        if self._state is SocketState.CONNECTING:
+        if self.ready_state is SocketState.CONNECTING:
             self._fail(ConnectError(f"connecting to {self._host}:{self._port} timed out"))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but behave as ones
         self._transport = cast(asyncio.Transport, transport)
-        if self._state is not SocketState.CONNECTING:
+        if self.ready_state is not SocketState.CONNECTING:
             self._transport.abort()
             return
         request = self._client.handshake_request(
@@ -144,7 +144,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
     # -- receiving -----------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        opening = self._state is SocketState.CONNECTING
+        opening = self.ready_state is SocketState.CONNECTING
         try:
             items = self._client.receive_handshake(data) if opening else self._client.feed(data)
         except Exception as exc:
@@ -155,17 +155,17 @@ class WebSocketTransport(Transport, asyncio.Protocol):
             return  # the handshake answer is not complete yet
         if opening:
             self._cancel_timer()
-            self._state = _OPEN
+            self.ready_state = _OPEN
             _guard(self._handler.transport_open)
         outgoing = self._client.take_outgoing()
         if outgoing:
             self._out.append(outgoing)
             self._flush()
-        if items and self._state is _OPEN:
+        if items and self.ready_state is _OPEN:
             self._deliver(items)
-        if self._client.closed and self._transport is not None and self._state is not _CLOSED:
+        if self._client.closed and self._transport is not None and self.ready_state is not _CLOSED:
             # the server closed: our reply went out above; the TCP close follows
-            self._state = _CLOSING
+            self.ready_state = _CLOSING
             self._transport.close()
 
     def _deliver(self, items: list[Any]) -> None:
@@ -188,7 +188,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
-        if self._state is SocketState.CONNECTING:
+        if self.ready_state is SocketState.CONNECTING:
             self._fail(ConnectError("the connection closed during the WebSocket handshake"))
             return
         client = self._client
@@ -210,10 +210,10 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         """Reports ``error`` and drops the connection; a close report follows."""
         if cause is not None:
             error.__cause__ = cause
-        if not self._error_reported and self._state is not _CLOSED:
+        if not self._error_reported and self.ready_state is not _CLOSED:
             self._error_reported = True
             self._handler.transport_error(error)
-        self._state = _CLOSING
+        self.ready_state = _CLOSING
         if self._transport is not None:
             self._abort()  # connection_lost reports the close
         else:
@@ -230,7 +230,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
 
     def _report_close(self, code: int | None, reason: str, *, was_clean: bool) -> None:
         self._cancel_timer()
-        self._state = _CLOSED
+        self.ready_state = _CLOSED
         self._out.clear()
         if not self._close_reported:
             self._close_reported = True
