@@ -10,11 +10,15 @@
 //! for fragmented messages.
 //!
 //! Choices where the RFC leaves room:
-//! * No extensions are negotiated, so any RSV bit is an error.
+//! * The only extension is permessage-deflate (RFC 7692), offered only when the caller asks
+//!   ([`HandshakeRequest::offer_deflate`]) and then only when the server accepts it. Without
+//!   it any RSV bit is an error; with it RSV1 marks a compressed message (see [`Deflate`]).
+//!   Client frames always go out uncompressed, which RFC 7692 allows: whether a message is
+//!   compressed is the sender's choice.
 //! * Non-minimal length encodings are rejected ([`WsError::NonMinimalLength`]): RFC 6455 5.2
 //!   says the minimal encoding MUST be used, and no real server sends anything else.
 //! * `max_message_size` bounds data messages only; control frames are bounded by the RFC's
-//!   125 bytes.
+//!   125 bytes. A compressed message is bounded both on the wire and once inflated.
 //! * Text is validated as UTF-8 once the whole message is reassembled, not per fragment, so a
 //!   character split across fragments is fine.
 
@@ -22,6 +26,7 @@ use std::fmt;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use flate2::{Decompress, FlushDecompress, Status};
 use sha1::{Digest, Sha1};
 
 /// Default bound on one data message (after reassembly), in bytes.
@@ -37,6 +42,8 @@ const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const FIN_BIT: u8 = 0x80;
 /// RSV1-3 flags in the first header byte.
 const RSV_BITS: u8 = 0x70;
+/// RSV1: "this message is compressed" under permessage-deflate (RFC 7692 6).
+const RSV1_BIT: u8 = 0x40;
 /// Opcode in the first header byte.
 const OPCODE_BITS: u8 = 0x0F;
 /// MASK flag in the second header byte.
@@ -72,8 +79,13 @@ pub enum WsError {
     BadSubprotocol(String),
     /// The response head exceeded 16 KiB.
     HandshakeTooLarge,
-    /// An RSV bit was set although no extension was negotiated.
+    /// An RSV bit was set although no extension was negotiated (or RSV2/RSV3 under
+    /// permessage-deflate, which uses RSV1 only).
     ReservedBits,
+    /// RSV1 (compressed) on a control or continuation frame (RFC 7692 6.1).
+    CompressedNonDataFrame,
+    /// A compressed message was not a valid DEFLATE stream.
+    BadCompressedData,
     /// An opcode reserved by RFC 6455 (3-7, 11-15).
     ReservedOpcode(u8),
     /// A server frame had the mask bit set (RFC 6455 5.1 forbids it).
@@ -137,6 +149,10 @@ impl fmt::Display for WsError {
                 write!(f, "response headers exceed {MAX_HANDSHAKE_SIZE} bytes")
             }
             Self::ReservedBits => f.write_str("reserved bits set in a frame header"),
+            Self::CompressedNonDataFrame => {
+                f.write_str("compressed bit (RSV1) set on a control or continuation frame")
+            }
+            Self::BadCompressedData => f.write_str("compressed message is not valid DEFLATE data"),
             Self::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
             Self::MaskedServerFrame => f.write_str("the server sent a masked frame"),
             Self::ControlFrameTooLong => f.write_str("control frame payload longer than 125 bytes"),
@@ -231,6 +247,139 @@ pub enum FeedError<E> {
     Callback(E),
 }
 
+/// The permessage-deflate parameters the server accepted (RFC 7692 7.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeflateParams {
+    /// The server resets its compression context after every message.
+    pub server_no_context_takeover: bool,
+    /// We may not keep our compression context (we never compress, so it does not matter).
+    pub client_no_context_takeover: bool,
+    /// The window the server compresses with (8..=15), if it said.
+    pub server_max_window_bits: Option<u8>,
+    /// The window we must compress with (8..=15), if the server said.
+    pub client_max_window_bits: Option<u8>,
+}
+
+impl fmt::Display for DeflateParams {
+    /// The extension as a `Sec-WebSocket-Extensions` value, parameters in a fixed order.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(PERMESSAGE_DEFLATE)?;
+        if self.server_no_context_takeover {
+            f.write_str("; server_no_context_takeover")?;
+        }
+        if self.client_no_context_takeover {
+            f.write_str("; client_no_context_takeover")?;
+        }
+        if let Some(bits) = self.server_max_window_bits {
+            write!(f, "; server_max_window_bits={bits}")?;
+        }
+        if let Some(bits) = self.client_max_window_bits {
+            write!(f, "; client_max_window_bits={bits}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The extension token of RFC 7692.
+const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
+/// What the client offers: deflate, and the server may bound our window (we never compress).
+const DEFLATE_OFFER: &str = "permessage-deflate; client_max_window_bits";
+/// The empty stored block the sender strips from each message (RFC 7692 7.2.2).
+const DEFLATE_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+/// First growth step of the inflate buffer.
+const INFLATE_CHUNK: usize = 16 * 1024;
+
+/// Receive side of permessage-deflate: one raw-DEFLATE inflate context and its output buffer.
+///
+/// The context is kept from message to message (the server's sliding window carries over)
+/// unless the server announced `server_no_context_takeover`. The inflater always keeps a
+/// 32 KiB window, which decodes any stream compressed with a smaller `server_max_window_bits`
+/// (the pure-Rust backend has no smaller window; a smaller one would only save memory).
+pub struct Deflate {
+    params: DeflateParams,
+    inflate: Decompress,
+    out: Vec<u8>,
+}
+
+impl fmt::Debug for Deflate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deflate")
+            .field("params", &self.params)
+            .field("out", &self.out.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deflate {
+    /// A fresh inflate context for the negotiated parameters.
+    pub fn new(params: DeflateParams) -> Self {
+        Self { params, inflate: Decompress::new(false), out: Vec::new() }
+    }
+
+    /// The negotiated parameters.
+    pub fn params(&self) -> DeflateParams {
+        self.params
+    }
+
+    /// Inflates one whole compressed message (the tail is appended here). Fails with
+    /// [`WsError::MessageTooLarge`] as soon as the output passes `max`, without inflating
+    /// further: a small message cannot make us allocate more than `max + 1` bytes.
+    fn inflate_message(&mut self, compressed: &[u8], max: usize) -> Result<&[u8], WsError> {
+        if self.params.server_no_context_takeover {
+            self.inflate.reset(false);
+        }
+        self.out.clear();
+        if compressed.is_empty() {
+            // Not a DEFLATE stream at all (a sync flush leaves at least one byte), but plainly
+            // an empty message; feeding the tail alone would leave the inflater mid-block.
+            return Ok(&self.out);
+        }
+        let ended = self.inflate_part(compressed, max)?;
+        if ended {
+            // A block with BFINAL set (RFC 7692 7.2.3.4): the stream ends with this message;
+            // nothing of it may remain, and the next message starts a new stream.
+            self.inflate.reset(false);
+        } else if self.inflate_part(&DEFLATE_TAIL, max)? {
+            self.inflate.reset(false);
+        }
+        Ok(&self.out)
+    }
+
+    /// Feeds `input` to the inflater; true when the DEFLATE stream ended (BFINAL).
+    fn inflate_part(&mut self, mut input: &[u8], max: usize) -> Result<bool, WsError> {
+        let limit = max.saturating_add(1);
+        loop {
+            if self.out.len() == self.out.capacity() {
+                let want = self.out.len().max(INFLATE_CHUNK).max(input.len().saturating_mul(2));
+                self.out.reserve_exact(want.min(limit - self.out.len()));
+            }
+            let (in_before, out_before) = (self.inflate.total_in(), self.out.len());
+            let status = self
+                .inflate
+                .decompress_vec(input, &mut self.out, FlushDecompress::Sync)
+                .map_err(|_| WsError::BadCompressedData)?;
+            let used = (self.inflate.total_in() - in_before) as usize;
+            input = &input[used..];
+            if self.out.len() > max {
+                return Err(WsError::MessageTooLarge { size: self.out.len() as u64, max });
+            }
+            let room = self.out.len() < self.out.capacity();
+            match status {
+                Status::StreamEnd if input.is_empty() => return Ok(true),
+                Status::StreamEnd => return Err(WsError::BadCompressedData),
+                // All input taken and output not full: nothing is pending inside the inflater.
+                _ if input.is_empty() && room => return Ok(false),
+                // Room left and input left, yet no progress: the data is stuck (never happens
+                // with a valid stream; this keeps a malformed one from looping forever).
+                _ if room && used == 0 && self.out.len() == out_before => {
+                    return Err(WsError::BadCompressedData)
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 impl<E> From<WsError> for FeedError<E> {
     fn from(e: WsError) -> Self {
         Self::Ws(e)
@@ -259,6 +408,8 @@ impl<E: std::error::Error + 'static> std::error::Error for FeedError<E> {
 #[derive(Debug, Clone, Copy)]
 struct Header {
     fin: bool,
+    /// RSV1 under permessage-deflate: the message this frame starts is compressed.
+    compressed: bool,
     opcode: Opcode,
     head_len: usize,
     payload_len: usize,
@@ -291,6 +442,10 @@ pub struct FrameParser {
     frag: Vec<u8>,
     /// Opcode of the fragmented message in progress (Text or Binary).
     frag_opcode: Option<Opcode>,
+    /// Whether the fragmented message in progress is compressed.
+    frag_compressed: bool,
+    /// The permessage-deflate receive state, once negotiated.
+    deflate: Option<Box<Deflate>>,
     closed: bool,
     poisoned: Option<WsError>,
 }
@@ -302,6 +457,8 @@ impl fmt::Debug for FrameParser {
             .field("buffered", &self.buf.len())
             .field("fragmented", &self.frag.len())
             .field("frag_opcode", &self.frag_opcode)
+            .field("frag_compressed", &self.frag_compressed)
+            .field("deflate", &self.deflate)
             .field("closed", &self.closed)
             .field("poisoned", &self.poisoned)
             .finish()
@@ -322,9 +479,22 @@ impl FrameParser {
             buf: Vec::new(),
             frag: Vec::new(),
             frag_opcode: None,
+            frag_compressed: false,
+            deflate: None,
             closed: false,
             poisoned: None,
         }
+    }
+
+    /// Turns on permessage-deflate with the parameters the server accepted: from now on RSV1
+    /// on the first frame of a data message means the message is compressed.
+    pub fn enable_deflate(&mut self, params: DeflateParams) {
+        self.deflate = Some(Box::new(Deflate::new(params)));
+    }
+
+    /// The negotiated permessage-deflate parameters, if any.
+    pub fn deflate_params(&self) -> Option<DeflateParams> {
+        self.deflate.as_ref().map(|d| d.params())
     }
 
     /// Append network bytes and call `on_event` for every complete event, in order.
@@ -371,6 +541,10 @@ impl FrameParser {
         self.buf = Vec::new();
         self.frag = Vec::new();
         self.frag_opcode = None;
+        self.frag_compressed = false;
+        if let Some(deflate) = self.deflate.as_deref_mut() {
+            deflate.out = Vec::new();
+        }
     }
 
     fn feed_inner<E, F>(&mut self, data: &[u8], on_event: &mut F) -> Result<(), FeedError<E>>
@@ -463,9 +637,7 @@ impl FrameParser {
             return Ok(Parsed::Need(2));
         }
         let (b0, b1) = (b[0], b[1]);
-        if b0 & RSV_BITS != 0 {
-            return Err(WsError::ReservedBits);
-        }
+        let compressed = b0 & RSV_BITS != 0 && self.check_rsv(b0)?;
         let opcode = Opcode::try_from(b0 & OPCODE_BITS)?;
         if b1 & MASK_BIT != 0 {
             return Err(WsError::MaskedServerFrame);
@@ -499,7 +671,20 @@ impl FrameParser {
             n => (u64::from(n), 2),
         };
         let payload_len = self.check_size(opcode, len)?;
-        Ok(Parsed::Frame(Header { fin, opcode, head_len, payload_len }))
+        Ok(Parsed::Frame(Header { fin, compressed, opcode, head_len, payload_len }))
+    }
+
+    /// RSV bits are set: only RSV1, only under permessage-deflate, only on the first frame of
+    /// a data message. Returns true (compressed) or the error.
+    #[cold]
+    fn check_rsv(&self, b0: u8) -> Result<bool, WsError> {
+        if self.deflate.is_none() || b0 & RSV_BITS != RSV1_BIT {
+            return Err(WsError::ReservedBits);
+        }
+        match Opcode::try_from(b0 & OPCODE_BITS)? {
+            Opcode::Text | Opcode::Binary => Ok(true),
+            _ => Err(WsError::CompressedNonDataFrame),
+        }
     }
 
     /// Control frame rules and fragmentation order (RFC 6455 5.4, 5.5).
@@ -541,9 +726,15 @@ impl FrameParser {
         F: FnMut(WsEvent<'_>) -> Result<(), E>,
     {
         let event = match h.opcode {
-            Opcode::Text | Opcode::Binary if h.fin => data_event(h.opcode, payload)?,
+            Opcode::Text | Opcode::Binary if h.fin => {
+                if h.compressed {
+                    return self.inflate_and_deliver(h.opcode, payload, on_event);
+                }
+                data_event(h.opcode, payload)?
+            }
             Opcode::Text | Opcode::Binary => {
                 self.frag_opcode = Some(h.opcode);
+                self.frag_compressed = h.compressed;
                 self.frag.extend_from_slice(payload);
                 return Ok(());
             }
@@ -569,13 +760,48 @@ impl FrameParser {
     {
         // Always Some here: `check_sequence` rejects a continuation with no message started.
         let opcode = self.frag_opcode.take().unwrap_or(Opcode::Binary);
-        let result = match data_event(opcode, &self.frag) {
-            Ok(event) => on_event(event).map_err(FeedError::Callback),
-            Err(e) => Err(FeedError::Ws(e)),
+        let result = if std::mem::take(&mut self.frag_compressed) {
+            let frag = std::mem::take(&mut self.frag);
+            let result = self.inflate_and_deliver(opcode, &frag, on_event);
+            self.frag = frag;
+            result
+        } else {
+            match data_event(opcode, &self.frag) {
+                Ok(event) => on_event(event).map_err(FeedError::Callback),
+                Err(e) => Err(FeedError::Ws(e)),
+            }
         };
         self.frag.clear();
         if self.frag.capacity() > SHRINK_THRESHOLD {
             self.frag = Vec::new();
+        }
+        result
+    }
+
+    /// Inflates a whole compressed message and delivers it (text validated after inflating).
+    #[cold]
+    fn inflate_and_deliver<E, F>(
+        &mut self,
+        opcode: Opcode,
+        compressed: &[u8],
+        on_event: &mut F,
+    ) -> Result<(), FeedError<E>>
+    where
+        F: FnMut(WsEvent<'_>) -> Result<(), E>,
+    {
+        // Always Some here: `check_rsv` accepts RSV1 only once deflate is on.
+        let Some(deflate) = self.deflate.as_deref_mut() else {
+            return Err(FeedError::Ws(WsError::ReservedBits));
+        };
+        let result = match deflate.inflate_message(compressed, self.max_message_size) {
+            Ok(message) => match data_event(opcode, message) {
+                Ok(event) => on_event(event).map_err(FeedError::Callback),
+                Err(e) => Err(FeedError::Ws(e)),
+            },
+            Err(e) => Err(FeedError::Ws(e)),
+        };
+        if deflate.out.capacity() > SHRINK_THRESHOLD {
+            deflate.out = Vec::new();
         }
         result
     }
@@ -708,11 +934,14 @@ pub struct HandshakeRequest<'a> {
     pub protocols: &'a [&'a str],
     /// Extra headers such as Origin, Cookie, User-Agent.
     pub headers: &'a [(&'a str, &'a str)],
+    /// Offer permessage-deflate (`Sec-WebSocket-Extensions: permessage-deflate;
+    /// client_max_window_bits`); the server decides.
+    pub offer_deflate: bool,
 }
 
 /// Headers this module writes itself; extra headers with these names are dropped so the
-/// request never carries two conflicting copies. Extensions are dropped because none is
-/// supported (a server enabling one would make the handshake fail).
+/// request never carries two conflicting copies. Extensions are dropped because the only one
+/// supported is offered through [`HandshakeRequest::offer_deflate`].
 const MANAGED_HEADERS: [&str; 7] = [
     "host",
     "upgrade",
@@ -747,6 +976,11 @@ pub fn write_handshake_request(req: &HandshakeRequest<'_>, out: &mut Vec<u8>) {
         }
         out.extend_from_slice(b"\r\n");
     }
+    if req.offer_deflate {
+        out.extend_from_slice(b"Sec-WebSocket-Extensions: ");
+        out.extend_from_slice(DEFLATE_OFFER.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
     for (name, value) in req.headers {
         if MANAGED_HEADERS.iter().any(|m| m.eq_ignore_ascii_case(name)) {
             continue;
@@ -771,6 +1005,8 @@ pub struct HandshakeResponse {
     pub consumed: usize,
     /// The subprotocol the server selected, if any.
     pub protocol: Option<String>,
+    /// The permessage-deflate parameters, when the server accepted our offer.
+    pub deflate: Option<DeflateParams>,
     /// Every header as (name lowercased, value trimmed; invalid UTF-8 replaced).
     pub headers: Vec<(String, String)>,
 }
@@ -784,10 +1020,23 @@ pub struct HandshakeResponse {
 ///
 /// A `Sec-WebSocket-Protocol` not in `offered_protocols` fails; none at all is accepted even
 /// when protocols were offered (`protocol` is then `None`, and the caller decides).
+/// No extension was offered, so any extension in the answer fails; see
+/// [`parse_handshake_response_offering`].
 pub fn parse_handshake_response(
     buf: &[u8],
     key: &str,
     offered_protocols: &[&str],
+) -> Result<Option<HandshakeResponse>, WsError> {
+    parse_handshake_response_offering(buf, key, offered_protocols, false)
+}
+
+/// [`parse_handshake_response`] for a request that offered permessage-deflate when
+/// `offered_deflate`: the server may then accept it (see [`HandshakeResponse::deflate`]).
+pub fn parse_handshake_response_offering(
+    buf: &[u8],
+    key: &str,
+    offered_protocols: &[&str],
+    offered_deflate: bool,
 ) -> Result<Option<HandshakeResponse>, WsError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HANDSHAKE_HEADERS];
     let mut response = httparse::Response::new(&mut slots);
@@ -805,7 +1054,7 @@ pub fn parse_handshake_response(
             Err(WsError::HandshakeTooLarge)
         }
         Ok(httparse::Status::Complete(consumed)) => {
-            validate_response(response.headers, key, offered_protocols, consumed).map(Some)
+            validate_response(response.headers, key, offered_protocols, offered_deflate, consumed).map(Some)
         }
         Err(e) => Err(WsError::BadHandshake(format!("malformed HTTP response: {e}"))),
     }
@@ -816,6 +1065,7 @@ fn validate_response(
     raw: &[httparse::Header<'_>],
     key: &str,
     offered_protocols: &[&str],
+    offered_deflate: bool,
     consumed: usize,
 ) -> Result<HandshakeResponse, WsError> {
     let headers: Vec<(String, String)> = raw
@@ -828,9 +1078,9 @@ fn validate_response(
     check_upgrade(&headers)?;
     check_connection(&headers)?;
     check_accept(&headers, key)?;
-    check_extensions(&headers)?;
+    let deflate = check_extensions(&headers, offered_deflate)?;
     let protocol = check_protocol(&headers, offered_protocols)?;
-    Ok(HandshakeResponse { consumed, protocol, headers })
+    Ok(HandshakeResponse { consumed, protocol, deflate, headers })
 }
 
 /// Values of every header called `name` (lowercase).
@@ -865,14 +1115,85 @@ fn check_accept(headers: &[(String, String)], key: &str) -> Result<(), WsError> 
     }
 }
 
-/// We offer no extension, so the server may not enable one (RFC 6455 4.1, item 5).
-fn check_extensions(headers: &[(String, String)]) -> Result<(), WsError> {
-    match header_values(headers, "sec-websocket-extensions").find(|v| !v.is_empty()) {
-        None => Ok(()),
-        Some(v) => Err(WsError::BadHandshake(format!(
-            "server enabled extension {v:?}, which the client did not offer"
-        ))),
+/// The server may enable only what we offered (RFC 6455 4.1, item 5): nothing, or
+/// permessage-deflate with the parameters of RFC 7692 7.1, once.
+fn check_extensions(
+    headers: &[(String, String)],
+    offered_deflate: bool,
+) -> Result<Option<DeflateParams>, WsError> {
+    let mut deflate = None;
+    let elements = header_values(headers, "sec-websocket-extensions")
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    for element in elements {
+        let mut parts = element.split(';').map(|p| p.trim_matches([' ', '\t']));
+        let name = parts.next().unwrap_or("");
+        if !offered_deflate || !name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE) {
+            return Err(WsError::BadHandshake(format!(
+                "server enabled extension {element:?}, which the client did not offer"
+            )));
+        }
+        if deflate.is_some() {
+            return Err(WsError::BadHandshake("server enabled permessage-deflate twice".into()));
+        }
+        deflate = Some(parse_deflate_params(element, parts)?);
     }
+    Ok(deflate)
+}
+
+/// The parameters of a permessage-deflate answer; each at most once, values as in RFC 7692.
+fn parse_deflate_params<'a>(
+    element: &str,
+    params: impl Iterator<Item = &'a str>,
+) -> Result<DeflateParams, WsError> {
+    let bad = |why: &str| WsError::BadHandshake(format!("bad permessage-deflate answer {element:?}: {why}"));
+    let mut out = DeflateParams::default();
+    let mut seen: Vec<String> = Vec::new();
+    for param in params {
+        let (name, value) = match param.split_once('=') {
+            Some((n, v)) => (n.trim_matches([' ', '\t']), Some(unquote(v.trim_matches([' ', '\t'])))),
+            None => (param, None),
+        };
+        let name = name.to_ascii_lowercase();
+        if seen.contains(&name) {
+            return Err(bad(&format!("parameter {name} given twice")));
+        }
+        match (name.as_str(), value) {
+            ("server_no_context_takeover", None) => out.server_no_context_takeover = true,
+            ("client_no_context_takeover", None) => out.client_no_context_takeover = true,
+            ("server_max_window_bits", Some(v)) => {
+                out.server_max_window_bits =
+                    Some(window_bits(v).ok_or_else(|| bad("server_max_window_bits must be 8..15"))?);
+            }
+            ("client_max_window_bits", Some(v)) => {
+                out.client_max_window_bits =
+                    Some(window_bits(v).ok_or_else(|| bad("client_max_window_bits must be 8..15"))?);
+            }
+            ("server_no_context_takeover" | "client_no_context_takeover", Some(_)) => {
+                return Err(bad(&format!("{name} takes no value")));
+            }
+            ("server_max_window_bits" | "client_max_window_bits", None) => {
+                return Err(bad(&format!("{name} needs a value")));
+            }
+            _ => return Err(bad(&format!("unknown parameter {name:?}"))),
+        }
+        seen.push(name);
+    }
+    Ok(out)
+}
+
+/// A quoted-string value without its quotes (RFC 7692 7.1: the unquoted value must be valid).
+fn unquote(v: &str) -> &str {
+    v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v)
+}
+
+/// A window size: 8 to 15, decimal digits without leading zeros (RFC 7692 7.1.2).
+fn window_bits(v: &str) -> Option<u8> {
+    if v.starts_with('0') || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse::<u8>().ok().filter(|bits| (8..=15).contains(bits))
 }
 
 fn check_protocol(headers: &[(String, String)], offered: &[&str]) -> Result<Option<String>, WsError> {
@@ -887,3 +1208,7 @@ fn check_protocol(headers: &[(String, String)], offered: &[&str]) -> Result<Opti
 #[cfg(test)]
 #[path = "ws_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "ws_deflate_tests.rs"]
+mod deflate_tests;

@@ -962,6 +962,7 @@ fn handshake_request_text() {
         key: KEY,
         protocols: &["phoenix", "base64url.bearer.phx.abc"],
         headers: &[("Origin", "http://example.com"), ("User-Agent", "phoenix_fast")],
+        offer_deflate: false,
     };
     let mut out = b"prefix".to_vec();
     write_handshake_request(&req, &mut out);
@@ -991,6 +992,7 @@ fn handshake_request_minimal_and_sanitized() {
             ("HOST", "other"),
             ("Sec-WebSocket-Extensions", "permessage-deflate"),
         ],
+        offer_deflate: false,
     };
     let mut out = Vec::new();
     write_handshake_request(&req, &mut out);
@@ -1205,13 +1207,15 @@ fn handshake_response_non_utf8_header_value_is_lossy() {
 
 #[test]
 fn error_messages_say_what_was_wrong() {
-    let cases: [(WsError, &str); 17] = [
+    let cases: [(WsError, &str); 19] = [
         (WsError::BadStatus { status: 403 }, "403"),
         (WsError::BadHandshake("no Upgrade".into()), "no Upgrade"),
         (WsError::BadAccept, "Sec-WebSocket-Accept"),
         (WsError::BadSubprotocol("mqtt".into()), "mqtt"),
         (WsError::HandshakeTooLarge, "16384"),
         (WsError::ReservedBits, "reserved bits"),
+        (WsError::CompressedNonDataFrame, "control or continuation"),
+        (WsError::BadCompressedData, "DEFLATE"),
         (WsError::ReservedOpcode(0xb), "0xb"),
         (WsError::MaskedServerFrame, "masked"),
         (WsError::ControlFrameTooLong, "125"),

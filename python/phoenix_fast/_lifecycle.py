@@ -45,6 +45,7 @@ class Lifecycle(Dispatcher):
     heartbeat_timeout: float | None
     max_message_size: int
     connect_timeout: float
+    compress: bool
     established_connections: int
     _headers: list[tuple[str, str]]
     _ssl: ssl.SSLContext | None
@@ -86,6 +87,7 @@ class Lifecycle(Dispatcher):
             codec=self._codec,
             max_message_size=self.max_message_size,
             connect_timeout=self.connect_timeout,
+            compress=self.compress,
         )
 
     def _open_outcome(self) -> Outcome[None]:

@@ -9,7 +9,12 @@ __version__: str
 class WsClient:
     """The client end of one WebSocket connection, without I/O, fused with a Phoenix codec."""
 
-    def __new__(cls, codec: Codec | None, max_message_size: int = ...) -> WsClient: ...
+    def __new__(
+        cls, codec: Codec | None, max_message_size: int = ..., *, compress: bool = False
+    ) -> WsClient:
+        """With ``compress``, the handshake offers permessage-deflate (the server decides);
+        compressed messages are inflated, bounded by ``max_message_size``. Frames we send
+        are never compressed."""
     def handshake_request(
         self, host: str, path: str, protocols: list[str], headers: list[tuple[str, str]]
     ) -> bytes:
@@ -27,6 +32,12 @@ class WsClient:
         """Queued control frames (pongs, the close echo); ``b""`` when none."""
     @property
     def protocol(self) -> str | None: ...
+    @property
+    def compressed(self) -> bool:
+        """Whether permessage-deflate was negotiated."""
+    @property
+    def extensions(self) -> str | None:
+        """The negotiated extension as a header value, or None."""
     @property
     def closed(self) -> bool: ...
     @property

@@ -98,6 +98,9 @@ class Socket(Lifecycle):
         vsn: the serializer version sent as ``vsn``: ``"2.0.0"`` (default) or ``"1.0.0"``.
         max_message_size: the largest message accepted from the server, in bytes.
         connect_timeout: seconds allowed for the TCP, TLS and upgrade handshakes.
+        compress: offer permessage-deflate; the server decides. Messages the server
+            compresses are inflated (``max_message_size`` bounds their inflated size too);
+            what the client sends goes out uncompressed. WebSocket only.
 
     Raises:
         ValueError: a path endpoint without ``base``, or an unknown scheme or ``vsn``.
@@ -127,6 +130,7 @@ class Socket(Lifecycle):
         connect_timeout: float = 10.0,
         long_poll_fallback: float | None = None,
         longpoller_timeout: float = DEFAULT_LONGPOLLER_TIMEOUT,
+        compress: bool = False,
     ) -> None:
         super().__init__(SocketLog(logger))
         #: The WebSocket URL, without the query.
@@ -141,6 +145,7 @@ class Socket(Lifecycle):
         )
         self.max_message_size = max_message_size
         self.connect_timeout = connect_timeout
+        self.compress = compress
         self._headers = list(headers.items() if isinstance(headers, Mapping) else headers or ())
         self._ssl = ssl
         self.longpoller_timeout = longpoller_timeout

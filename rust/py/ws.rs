@@ -59,6 +59,8 @@ pub struct WsClient {
     parser: FrameParser,
     key: String,
     offered: Vec<String>,
+    /// Offer permessage-deflate in the handshake.
+    compress: bool,
     handshake_buf: Vec<u8>,
     open: bool,
     protocol: Option<String>,
@@ -142,13 +144,17 @@ fn text_object<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyAny> {
 #[pymethods]
 impl WsClient {
     #[new]
-    #[pyo3(signature = (codec, max_message_size = ws::DEFAULT_MAX_MESSAGE_SIZE))]
-    fn new(codec: Option<Py<Codec>>, max_message_size: usize) -> Self {
+    /// With `compress`, the handshake offers permessage-deflate and the server decides;
+    /// compressed messages are then inflated on receipt (their inflated size is bounded by
+    /// `max_message_size` too). Frames we send always go out uncompressed.
+    #[pyo3(signature = (codec, max_message_size = ws::DEFAULT_MAX_MESSAGE_SIZE, *, compress = false))]
+    fn new(codec: Option<Py<Codec>>, max_message_size: usize, compress: bool) -> Self {
         Self {
             codec,
             parser: FrameParser::new(max_message_size),
             key: handshake_key(),
             offered: Vec::new(),
+            compress,
             handshake_buf: Vec::new(),
             open: false,
             protocol: None,
@@ -171,8 +177,14 @@ impl WsClient {
     ) -> Bound<'py, PyBytes> {
         let protocol_refs: Vec<&str> = protocols.iter().map(String::as_str).collect();
         let header_refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let req =
-            HandshakeRequest { host, path, key: &self.key, protocols: &protocol_refs, headers: &header_refs };
+        let req = HandshakeRequest {
+            host,
+            path,
+            key: &self.key,
+            protocols: &protocol_refs,
+            headers: &header_refs,
+            offer_deflate: self.compress,
+        };
         let mut out = Vec::with_capacity(256);
         ws::write_handshake_request(&req, &mut out);
         self.offered = protocols;
@@ -188,7 +200,8 @@ impl WsClient {
     ) -> PyResult<Option<Bound<'py, PyList>>> {
         self.handshake_buf.extend_from_slice(data);
         let offered: Vec<&str> = self.offered.iter().map(String::as_str).collect();
-        let parsed = ws::parse_handshake_response(&self.handshake_buf, &self.key, &offered);
+        let parsed =
+            ws::parse_handshake_response_offering(&self.handshake_buf, &self.key, &offered, self.compress);
         let response = match parsed {
             Ok(Some(response)) => response,
             Ok(None) => return Ok(None),
@@ -197,6 +210,9 @@ impl WsClient {
         };
         self.open = true;
         self.protocol = response.protocol;
+        if let Some(params) = response.deflate {
+            self.parser.enable_deflate(params);
+        }
         let rest = self.handshake_buf.split_off(response.consumed);
         self.handshake_buf = Vec::new();
         self.feed_frames(py, &rest).map(Some)
@@ -219,6 +235,19 @@ impl WsClient {
     #[getter]
     fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// Whether permessage-deflate was negotiated (the server may then compress messages).
+    #[getter]
+    fn compressed(&self) -> bool {
+        self.parser.deflate_params().is_some()
+    }
+
+    /// The negotiated extension as a `Sec-WebSocket-Extensions` value
+    /// (`permessage-deflate; server_no_context_takeover` say), or None.
+    #[getter]
+    fn extensions(&self) -> Option<String> {
+        self.parser.deflate_params().map(|p| p.to_string())
     }
 
     /// Whether the server sent a Close frame.

@@ -50,6 +50,7 @@ class TransportOptions:
         decode: frame to message, used when ``codec`` is None.
         max_message_size: the largest message accepted from the server, in bytes.
         connect_timeout: seconds allowed for the TCP, TLS and HTTP upgrade handshakes.
+        compress: offer permessage-deflate (WebSocket only); the server decides.
     """
 
     url: str
@@ -61,6 +62,7 @@ class TransportOptions:
     codec: _native.Codec | None = None
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     connect_timeout: float = 10.0
+    compress: bool = False
 
 
 class TransportHandler(Protocol):

@@ -3,6 +3,11 @@
 RFC 6455 framing and the Phoenix decoding are done in one pass by the native ``WsClient``:
 one native call per network read turns the bytes into decoded messages. Frames sent in the
 same loop iteration are coalesced into one ``transport.write``.
+
+With ``options.compress`` the handshake offers permessage-deflate (RFC 7692) and the server
+decides; compressed messages from the server are then inflated natively. Our own frames
+always go out uncompressed, which the RFC allows (compressing a message is the sender's
+choice).
 """
 
 from __future__ import annotations
@@ -40,7 +45,9 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         self._options = options
         self._handler = handler
         self.ready_state = SocketState.CONNECTING
-        self._client = _native.WsClient(options.codec, options.max_message_size)
+        self._client = _native.WsClient(
+            options.codec, options.max_message_size, compress=options.compress
+        )
         self._transport: asyncio.Transport | None = None
         self._out: list[bytes] = []
         self._flush_scheduled = False
