@@ -1,6 +1,7 @@
 //! permessage-deflate (RFC 7692): negotiation, and inflating what flate2's compressor (raw
 //! DEFLATE, as a server writes it) produces.
 
+use super::deflate::DEFLATE_TAIL;
 use super::*;
 use flate2::{Compress, Compression, FlushCompress};
 use proptest::prelude::*;
