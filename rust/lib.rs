@@ -6,6 +6,7 @@
 pub mod error;
 pub mod frame;
 pub mod json;
+pub mod longpoll;
 pub mod refs;
 pub mod wheel;
 pub mod ws;

@@ -76,6 +76,8 @@ class Codec:
         """One text frame given as UTF-8 bytes."""
     def decode_batch(self, frames: list[Any]) -> list[Any]:
         """Every frame of a list; a bad frame is replaced by its ``DecodeError``."""
+    def decode_poll(self, raw: bytes) -> tuple[int | None, str | None, list[Any]]:
+        """A LongPoll poll answer: ``(status, token, items)``, items as ``decode_batch``'s."""
     def encode(
         self, join_ref: str | None, ref_: str | None, topic: str, event: str, payload: Any
     ) -> str | bytes:

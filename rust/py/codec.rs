@@ -9,6 +9,7 @@ use super::errors::{decode_error, decode_error_msg, encode_error, encode_error_m
 use super::message::new_message;
 use super::strings::StringCache;
 use crate::frame::{self, Frame, Header, Payload};
+use crate::longpoll::parse_poll_body;
 
 /// Encodes and decodes Phoenix frames of one serializer version.
 ///
@@ -229,6 +230,29 @@ impl Codec {
             }
         }
         batch.finish(self)
+    }
+
+    /// Decodes a LongPoll poll answer in one call: `(status, token, items)`, the items as
+    /// `decode_batch` gives them. On V2 a message that is not a JSON array is a binary frame
+    /// (the server passes binary frames through as text). A malformed body raises `DecodeError`.
+    fn decode_poll<'py>(
+        &mut self,
+        py: Python<'py>,
+        raw: &[u8],
+    ) -> PyResult<(Option<i64>, Option<String>, Bound<'py, PyList>)> {
+        let text = simdutf8::basic::from_utf8(raw)
+            .map_err(|_| decode_error_msg("LongPoll body is not valid UTF-8".to_owned()))?;
+        let body = parse_poll_body(text).map_err(|e| decode_error(&e))?;
+        let mut batch = BatchDecoder::with_capacity(py, body.messages.len());
+        for message in &body.messages {
+            if self.v2 && !message.starts_with('[') {
+                batch.push_binary(self, message.as_bytes());
+            } else {
+                batch.push_str(self, message);
+            }
+        }
+        let items = batch.finish(self)?;
+        Ok((body.status, body.token.map(std::borrow::Cow::into_owned), items))
     }
 
     /// Encodes a frame: `str` for a text frame, `bytes` for a binary one (a bytes-like payload).

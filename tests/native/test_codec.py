@@ -182,3 +182,33 @@ def test_topic_and_event_strings_are_shared_between_frames() -> None:
     b = V2.decode('[null,null,"room:1","tick",{}]')
     assert a.topic is b.topic
     assert a.event is b.event
+
+
+def test_longpoll_answers_decode_in_one_call() -> None:
+    codec = V2._codec
+    body = orjson.dumps(
+        {
+            "status": 200,
+            "token": "tok",
+            "messages": ['["1",null,"t","e",{"a":1}]', "\x02\x01\x01tex", "[oops"],
+        }
+    )
+    status, token, items = codec.decode_poll(body)
+    assert (status, token) == (200, "tok")
+    assert items[0] == Message("1", None, "t", "e", {"a": 1})
+    assert items[1] == Message(None, None, "t", "e", b"x")  # a binary frame passed as text
+    assert isinstance(items[2], DecodeError)
+    assert codec.decode_poll(b'{"status":204}') == (204, None, [])
+
+
+def test_longpoll_v1_messages_are_all_text() -> None:
+    body = orjson.dumps(
+        {"status": 200, "messages": ['{"topic":"t","event":"e","payload":{},"ref":null}']}
+    )
+    assert V1._codec.decode_poll(body)[2] == [Message(None, None, "t", "e", {})]
+
+
+@pytest.mark.parametrize("body", [b"", b"[]", b'{"status":"200"}', b'{"messages":[1]}', b"\xff"])
+def test_malformed_longpoll_answers_raise_decode_error(body: bytes) -> None:
+    with pytest.raises(DecodeError):
+        V2._codec.decode_poll(body)

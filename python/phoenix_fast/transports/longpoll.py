@@ -43,7 +43,13 @@ from phoenix_fast._constants import AUTH_TOKEN_PREFIX, DEFAULT_VSN
 from phoenix_fast._fallback import DEFAULT_LONGPOLLER_TIMEOUT
 from phoenix_fast._logging import LOGGER
 from phoenix_fast._states import SocketState
-from phoenix_fast.errors import ConnectError, ConnectionClosed, ProtocolError, TransportError
+from phoenix_fast.errors import (
+    ConnectError,
+    ConnectionClosed,
+    DecodeError,
+    ProtocolError,
+    TransportError,
+)
 from phoenix_fast.message import Message
 from phoenix_fast.serializers.native import default_codec
 from phoenix_fast.transports.base import Transport, TransportHandler, TransportOptions
@@ -73,7 +79,6 @@ TokenIn = Literal["both", "query", "header"]
 
 _CONNECTING, _OPEN = SocketState.CONNECTING, SocketState.OPEN
 _CLOSING, _CLOSED = SocketState.CLOSING, SocketState.CLOSED
-_Body = dict[str, Any]
 
 
 class _Timeout(Exception):
@@ -195,7 +200,6 @@ class LongPoll(Transport):
         ndjson = _vsn_major(options.url) == 2
         # the default serializer always: custom encode/decode are ignored, as in the JS client
         self._codec = default_codec(2 if ndjson else 1)
-        self._binary_ok = ndjson
         self._batch_size = MAX_BATCH_SIZE if ndjson else 1
         self._content_type = NDJSON if ndjson else "application/json"
         self._extra_headers = list(options.headers)
@@ -256,32 +260,33 @@ class LongPoll(Transport):
         try:
             while self._state is _CONNECTING or self._state is _OPEN:
                 try:
-                    body = await self._request("GET", {"Accept": "application/json"}, None)
+                    raw = await self._fetch("GET", {"Accept": "application/json"}, None)
                 except _Timeout:
                     self._fail("the poll timed out", CLOSE_NO_STATUS, "timeout")
                     return
-                self._on_poll(body)
+                self._on_poll(*self._decode_poll(raw))
         finally:
             self._poller = None
 
-    def _on_poll(self, body: _Body | None) -> None:
-        status = 0 if body is None else body.get("status")
-        if body is not None:
-            token = body.get("token")
-            if status == 410 and self._token is not None:
-                self._fail("the LongPoll session is gone", CLOSE_SESSION_GONE, "session_gone")
-                return
-            if isinstance(token, str) and token != self._token:
-                self._set_token(token)
+    def _decode_poll(self, raw: bytes | None) -> tuple[Any, Any, list[Any]]:
+        """(status, token, messages) of a poll answer, decoded in one native call; status 0
+        for a network error or a body that is not a poll answer."""
+        if not raw:
+            return 0, None, []
+        try:
+            return self._codec.decode_poll(raw)
+        except DecodeError:
+            return 0, None, []
+
+    def _on_poll(self, status: Any, token: Any, items: list[Any]) -> None:
+        if status == 410 and self._token is not None:
+            self._fail("the LongPoll session is gone", CLOSE_SESSION_GONE, "session_gone")
+            return
+        if isinstance(token, str) and token != self._token:
+            self._set_token(token)
         if status == 200:
-            messages = body.get("messages") if body is not None else None
-            if isinstance(messages, list) and messages:
-                if self._binary_ok:
-                    # a binary frame arrives as its bytes taken as text (when they are UTF-8)
-                    messages = [_binary_or_text(m) for m in messages]
-                items = self._codec.decode_batch(messages)
-                if self._state is _OPEN:
-                    _guard(self._handler.transport_messages, items)
+            if items and self._state is _OPEN:
+                _guard(self._handler.transport_messages, items)
         elif status == 410 and self._token is not None:
             self._state = _OPEN
             _guard(self._handler.transport_open)
@@ -332,6 +337,23 @@ class LongPoll(Transport):
         Raises:
             _Timeout: the request took longer than the longpoller timeout.
         """
+        raw = await self._fetch(method, headers, data)
+        if not raw:
+            return None
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    async def _fetch(
+        self, method: str, headers: dict[str, str], data: bytes | None
+    ) -> bytes | None:
+        """The answer's body; None for a network error.
+
+        Raises:
+            _Timeout: the request took longer than the longpoller timeout.
+        """
         session = self._session
         if session is None:
             connector = aiohttp.TCPConnector(ssl=self._ssl, limit=0)
@@ -352,11 +374,7 @@ class LongPoll(Transport):
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             LOGGER.debug("LongPoll %s %s failed: %r", method, self.endpoint, exc)
             return None
-        try:
-            body = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError:
-            return None
-        return body if isinstance(body, dict) else None
+        return raw
 
     # -- closing -------------------------------------------------------------------------
 
@@ -403,12 +421,6 @@ class LongPoll(Transport):
             if not self._close_reported:
                 self._close_reported = True
                 _guard(self._handler.transport_close, code, reason, was_clean)
-
-
-def _binary_or_text(message: Any) -> Any:
-    if isinstance(message, str) and not message.startswith("["):
-        return message.encode()
-    return message
 
 
 def _guard(report: Callable[..., None], *args: Any) -> None:
