@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Channel"]
 
+#: ``on_message(event, payload, ref) -> payload``.
+MessageHook = Callable[[str, Payload, "str | None"], Payload]
 _INTERNAL = frozenset((EVENT_REPLY, EVENT_CLOSE, EVENT_ERROR))
 _JOINED, _JOINING, _LEAVING = ChannelState.JOINED, ChannelState.JOINING, ChannelState.LEAVING
 _CLOSED, _ERRORED = ChannelState.CLOSED, ChannelState.ERRORED
@@ -63,6 +65,9 @@ class Channel:
         #: The default timeout of this channel's pushes (``join(timeout)`` changes it).
         self.timeout: float = socket.timeout
         self._state = _CLOSED
+        # the on_message hook is only called per message when someone overrode it
+        self._hooked = type(self).on_message is not _HOOK_PROPERTY
+        self._on_message: MessageHook = _pass_payload
         # the empty containers are shared until first written: thousands of channels
         self._bindings: dict[str, list[_Binding]] = _NO_BINDINGS
         self._binding_ref = 0
@@ -209,13 +214,21 @@ class Channel:
         """Calls ``callback(reason)`` when the channel errors; returns a ref for ``off``."""
         return self.on(EVENT_ERROR, callback)
 
-    def on_message(self, event: str, payload: Payload, ref: str | None) -> Payload:
-        """Overridable hook: sees every message before the bindings, returns the payload.
+    @property
+    def on_message(self) -> MessageHook:
+        """Overridable hook ``on_message(event, payload, ref)``: sees every message before
+        the bindings and returns the payload.
 
-        Override it (subclass, or assign a function to the instance) to transform payloads;
-        it must return the payload, modified or not.
+        Override it (define ``on_message`` in a subclass, or assign a function to the
+        instance) to transform payloads; it must return the payload, modified or not. Left
+        alone, it costs nothing per message.
         """
-        return payload
+        return self._on_message
+
+    @on_message.setter
+    def on_message(self, hook: MessageHook) -> None:
+        self._on_message = hook
+        self._hooked = True
 
     def stream(
         self,
@@ -244,8 +257,7 @@ class Channel:
     def _trigger(
         self, event: str, payload: Any, ref: str | None = None, join_ref: str | None = None
     ) -> None:
-        # the on_message hook costs a call per message only when someone overrode it
-        if type(self).on_message is not _DEFAULT_HOOK or "on_message" in self.__dict__:
+        if self._hooked:
             handled = self.on_message(event, payload, ref)
             if handled is None and payload is not None:
                 raise InvalidState("channel on_message hooks must return the payload")
@@ -409,6 +421,11 @@ def _arity(callback: Callable[..., Any]) -> int:
     return min(count, 3)
 
 
-_DEFAULT_HOOK = Channel.on_message
+def _pass_payload(event: str, payload: Payload, ref: str | None) -> Payload:
+    """The default ``on_message`` hook, as the JS client's: the payload unchanged."""
+    return payload
+
+
+_HOOK_PROPERTY = Channel.on_message
 _NO_BINDINGS: dict[str, list[_Binding]] = {}
 _NO_PUSHES: dict[Push, None] = {}

@@ -10,6 +10,7 @@ import pytest
 from helpers import connected, join, last, make_socket, settle
 
 from phoenix_fast._states import ChannelState
+from phoenix_fast.channel import Channel
 from phoenix_fast.errors import InvalidState
 from phoenix_fast.message import Message
 from phoenix_fast.transports.mock import phoenix_server
@@ -362,11 +363,27 @@ async def test_on_message_hook_is_the_identity_by_default_and_can_transform() ->
     channel = socket.channel("topic")
     assert channel.on_message("event", {"a": 1}, None) == {"a": 1}
     await join(channel, server.current)
-    channel.on_message = lambda event, payload, ref: {**payload, "seen": event}  # type: ignore[method-assign]
+    channel.on_message = lambda event, payload, ref: {**payload, "seen": event}
     got: list[Any] = []
     channel.on("event", got.append)
     server.current.push("topic", "event", {"a": 1})
     assert got == [{"a": 1, "seen": "event"}]
+    await socket.disconnect()
+
+
+async def test_a_subclass_can_override_the_on_message_hook() -> None:
+    class Tagging(Channel):
+        def on_message(self, event: str, payload: Any, ref: str | None) -> Any:  # type: ignore[override]
+            return {**payload, "tagged": True} if isinstance(payload, dict) else payload
+
+    socket, server = await connected()
+    channel = Tagging("topic", None, socket)
+    socket._topics["topic"] = [channel]
+    await join(channel, server.current)
+    got: list[Any] = []
+    channel.on("event", got.append)
+    server.current.push("topic", "event", {"a": 1})
+    assert got == [{"a": 1, "tagged": True}]
     await socket.disconnect()
 
 
