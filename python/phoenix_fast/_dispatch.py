@@ -200,7 +200,9 @@ class Dispatcher:
             # messages behind a close (ours, or a replacement) are dropped, as browsers do
             if transport.ready_state is not _OPEN or conn is not self._conn:
                 return
-            if type(message) is not Message and not isinstance(message, Message):
+            # the native decoders give exact tuples (they unpack fastest); a custom decoder
+            # gives Messages; anything else is a frame that could not be decoded
+            if type(message) is not tuple and not isinstance(message, tuple):
                 self._bad_message(message)
                 continue
             join_ref, ref, topic, event, payload = message
@@ -221,14 +223,16 @@ class Dispatcher:
             if message_callbacks:
                 self._run_message_callbacks(message_callbacks, message)
 
-    def _outdated(self, message: Message) -> None:
+    def _outdated(self, message: tuple[Any, ...]) -> None:
         if self._log.enabled:
-            _, _, topic, event, _ = message
-            self._log("channel", f"dropping outdated {topic} {event} ({message.join_ref})")
+            join_ref, _, topic, event, _ = message
+            self._log("channel", f"dropping outdated {topic} {event} ({join_ref})")
 
     def _run_message_callbacks(
-        self, callbacks: list[tuple[str, Callable[..., object]]], message: Message
+        self, callbacks: list[tuple[str, Callable[..., object]]], message: tuple[Any, ...]
     ) -> None:
+        if type(message) is not Message:
+            message = Message(*message)
         for _, callback in callbacks:
             self._run_callback(callback, message)
 

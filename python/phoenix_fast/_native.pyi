@@ -26,8 +26,9 @@ class WsClient:
         ``WebSocketProtocolError`` for a bad accept key or subprotocol.
         """
     def feed(self, data: bytes) -> list[Any]:
-        """Every complete message in ``data`` (``Message`` or ``DecodeError`` with a codec;
-        ``str``/``bytes`` frames without). Raises ``WebSocketProtocolError`` on bad framing."""
+        """Every complete message in ``data``: with a codec, ``(join_ref, ref, topic, event,
+        payload)`` tuples (exact tuples, not ``Message``s: they unpack faster) or ``DecodeError``s;
+        without, ``str``/``bytes`` frames. Raises ``WebSocketProtocolError`` on bad framing."""
     def take_outgoing(self) -> bytes:
         """Queued control frames (pongs, the close echo); ``b""`` when none."""
     @property
@@ -77,7 +78,7 @@ class Codec:
     def decode_batch(self, frames: list[Any]) -> list[Any]:
         """Every frame of a list; a bad frame is replaced by its ``DecodeError``."""
     def decode_poll(self, raw: bytes) -> tuple[int | None, str | None, list[Any]]:
-        """A LongPoll poll answer: ``(status, token, items)``, items as ``decode_batch``'s."""
+        """A LongPoll poll answer: ``(status, token, items)``, the items as ``feed``'s."""
     def encode(
         self, join_ref: str | None, ref_: str | None, topic: str, event: str, payload: Any
     ) -> str | bytes:

@@ -7,7 +7,7 @@
 //! alone, so the bad one becomes a `DecodeError` and the others are kept.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use super::codec::Codec;
 use super::message::new_message;
@@ -33,11 +33,20 @@ pub struct BatchDecoder<'py> {
     slots: Vec<Slot<'py>>,
     json: Vec<u8>,
     json_count: usize,
+    /// Plain tuples instead of `Message`s: for the client's own receive path, where exact
+    /// tuples unpack faster (the interpreter's fast path skips tuple subclasses).
+    plain: bool,
 }
 
 impl<'py> BatchDecoder<'py> {
     pub fn with_capacity(py: Python<'py>, frames: usize) -> Self {
-        Self { py, slots: Vec::with_capacity(frames), json: vec![b'['], json_count: 0 }
+        Self { py, slots: Vec::with_capacity(frames), json: vec![b'['], json_count: 0, plain: false }
+    }
+
+    /// Builds plain tuples `(join_ref, ref, topic, event, payload)` rather than `Message`s.
+    pub fn plain(mut self) -> Self {
+        self.plain = true;
+        self
     }
 
     /// Adds a text frame given as bytes (checked for UTF-8).
@@ -124,7 +133,12 @@ impl<'py> BatchDecoder<'py> {
                     match payload {
                         Ok(payload) => {
                             let [join_ref, ref_, topic, event] = env.fields;
-                            new_message(py, [join_ref, ref_, topic, event, payload])?
+                            let fields = [join_ref, ref_, topic, event, payload];
+                            if self.plain {
+                                PyTuple::new(py, fields)?.into_any()
+                            } else {
+                                new_message(py, fields)?
+                            }
                         }
                         Err(err) => err.into_value(py).into_bound(py).into_any(),
                     }

@@ -233,7 +233,7 @@ impl Codec {
     }
 
     /// Decodes a LongPoll poll answer in one call: `(status, token, items)`, the items as
-    /// `decode_batch` gives them. On V2 a message that is not a JSON array is a binary frame
+    /// `decode_batch` gives them but as plain tuples (the client's receive path). On V2 a message that is not a JSON array is a binary frame
     /// (the server passes binary frames through as text). A malformed body raises `DecodeError`.
     fn decode_poll<'py>(
         &mut self,
@@ -243,7 +243,7 @@ impl Codec {
         let text = simdutf8::basic::from_utf8(raw)
             .map_err(|_| decode_error_msg("LongPoll body is not valid UTF-8".to_owned()))?;
         let body = parse_poll_body(text).map_err(|e| decode_error(&e))?;
-        let mut batch = BatchDecoder::with_capacity(py, body.messages.len());
+        let mut batch = BatchDecoder::with_capacity(py, body.messages.len()).plain();
         for message in &body.messages {
             if self.v2 && !message.starts_with('[') {
                 batch.push_binary(self, message.as_bytes());

@@ -73,7 +73,7 @@ pub struct WsClient {
 impl WsClient {
     /// Parses frames and decodes messages from `data` into a list.
     fn feed_frames<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
-        let mut batch = BatchDecoder::with_capacity(py, 0);
+        let mut batch = BatchDecoder::with_capacity(py, 0).plain();
         let mut codec = self.codec.as_ref().map(|c| c.bind(py).borrow_mut());
         let mut control = Control::default();
         let result = self.parser.feed(data, |event| -> Result<(), std::convert::Infallible> {

@@ -188,7 +188,7 @@ async def test_messages_of_a_200_are_delivered_as_one_batch_in_order(
     batches = [items for kind, items in recorder.events if kind == "messages"]
     assert len(batches) == 1
     items = batches[0]
-    assert [m.payload["i"] for m in items if isinstance(m, Message)] == [0, 1, 2, 3, 4]
+    assert [m[4]["i"] for m in items if isinstance(m, tuple)] == [0, 1, 2, 3, 4]
     assert isinstance(items[2], ProtocolError)  # the bad frame is a DecodeError in its place
 
 

@@ -72,8 +72,10 @@ class TransportHandler(Protocol):
         """The connection is open: ``send`` may be called."""
 
     def transport_messages(self, items: list[Any]) -> None:
-        """Messages from one network read, in order: ``Message`` or an ``Exception``
-        (a ``DecodeError`` for a frame that could not be decoded)."""
+        """Messages from one network read, in order: each a ``(join_ref, ref, topic, event,
+        payload)`` tuple (a ``Message``, or an exact tuple from the native decoders, which
+        unpacks faster) or an ``Exception`` (a ``DecodeError`` for a frame that could not
+        be decoded)."""
 
     def transport_error(self, error: BaseException) -> None:
         """Something failed (the connect, the handshake, the framing); a close follows."""
