@@ -36,19 +36,7 @@ fn feed(p: &mut FrameParser, data: &[u8], events: &mut Vec<Ev>) -> Result<(), Ws
 
 /// A server frame: unmasked, minimal length, with the given RSV bits.
 fn frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![if fin { 0x80 } else { 0 } | rsv | opcode];
-    let len = payload.len();
-    if len < 126 {
-        out.push(len as u8);
-    } else if len <= 0xFFFF {
-        out.push(126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
-    }
-    out.extend_from_slice(payload);
-    out
+    super::tests::frame_rsv(fin, rsv, opcode, payload)
 }
 
 /// One message compressed as a permessage-deflate sender does: sync flush, tail removed.

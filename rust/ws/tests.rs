@@ -30,7 +30,12 @@ impl From<WsEvent<'_>> for Ev {
 
 /// Test-only server frame writer: unmasked, minimal length encoding.
 fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
+    frame_rsv(fin, 0, opcode, payload)
+}
+
+/// A server frame with the given RSV bits (the deflate tests set RSV1).
+pub(super) fn frame_rsv(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![if fin { 0x80 } else { 0 } | rsv | opcode];
     let len = payload.len();
     if len < 126 {
         out.push(len as u8);

@@ -8,74 +8,26 @@ fragmented and large messages, close codes, and the errors for a refused upgrade
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
+from ws_support import RawClient, Start, open_client, start_servers
 
 from phoenix_fast import Message, Serializer, _native
 from phoenix_fast.errors import ConnectError, WebSocketProtocolError
 
-Handler = Callable[[ServerConnection], Awaitable[None]]
-
-
-class RawClient:
-    """A TCP connection driven by a WsClient, for tests."""
-
-    def __init__(
-        self, ws: _native.WsClient, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ):
-        self.ws, self.reader, self.writer = ws, reader, writer
-        self.items: list[Any] = []
-
-    async def handshake(self, port: int, protocols: list[str] | None = None) -> None:
-        request = self.ws.handshake_request(
-            f"127.0.0.1:{port}", "/ws?vsn=2.0.0", protocols or [], []
-        )
-        self.writer.write(request)
-        while True:
-            data = await self.reader.read(65536)
-            assert data, "server closed during the handshake"
-            items = self.ws.receive_handshake(data)
-            if items is not None:
-                self.items.extend(items)
-                self.writer.write(self.ws.take_outgoing())
-                return
-
-    async def receive(self, count: int) -> list[Any]:
-        while len(self.items) < count:
-            data = await asyncio.wait_for(self.reader.read(65536), 5)
-            if not data:
-                break
-            self.items.extend(self.ws.feed(data))
-            self.writer.write(self.ws.take_outgoing())
-        taken, self.items = self.items[:count], self.items[count:]
-        return taken
-
-    def close(self) -> None:
-        self.writer.close()
-
 
 @pytest.fixture
-async def server() -> AsyncIterator[Callable[[Handler, list[str] | None], Awaitable[int]]]:
-    servers: list[Any] = []
-
-    async def start(handler: Handler, subprotocols: list[str] | None = None) -> int:
-        srv = await serve(handler, "127.0.0.1", 0, subprotocols=subprotocols, compression=None)  # type: ignore[arg-type]
-        servers.append(srv)
-        return int(srv.sockets[0].getsockname()[1])
-
-    yield start
-    for srv in servers:
-        srv.close()
-        await srv.wait_closed()
+async def server() -> AsyncIterator[Start]:
+    async with start_servers(compression=None) as start:
+        yield start
 
 
 async def connect(port: int, codec: _native.Codec | None = None, **kw: Any) -> RawClient:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    return RawClient(_native.WsClient(codec, **kw), reader, writer)
+    return await open_client(port, codec, **kw)
 
 
 async def echo(conn: ServerConnection) -> None:
@@ -113,7 +65,7 @@ async def test_phoenix_messages_are_decoded_on_the_way_in(server: Any) -> None:
 
 
 async def test_subprotocol_negotiation(server: Any) -> None:
-    port = await server(echo, ["phoenix"])
+    port = await server(echo, subprotocols=["phoenix"])
     client = await connect(port)
     await client.handshake(port, ["phoenix", "base64url.bearer.phx.dG9rZW4"])
     assert client.ws.protocol == "phoenix"

@@ -8,80 +8,30 @@ takeover, fragmented compressed messages and the inflated-size limit.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from ws_support import Handler, RawClient, Start, open_client, start_servers
 
 from phoenix_fast import Message, Serializer, _native
 from phoenix_fast.errors import WebSocketProtocolError
 
-Handler = Callable[[ServerConnection], Awaitable[None]]
-Start = Callable[..., Awaitable[int]]
-
-
-class RawClient:
-    """A TCP connection driven by a WsClient; counts the bytes read from the wire."""
-
-    def __init__(
-        self, ws: _native.WsClient, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ):
-        self.ws, self.reader, self.writer = ws, reader, writer
-        self.items: list[Any] = []
-        self.wire_bytes = 0
-
-    async def handshake(self, port: int) -> None:
-        self.writer.write(self.ws.handshake_request(f"127.0.0.1:{port}", "/ws", [], []))
-        while True:
-            data = await self.reader.read(65536)
-            assert data, "server closed during the handshake"
-            self.wire_bytes += len(data)
-            items = self.ws.receive_handshake(data)
-            if items is not None:
-                self.items.extend(items)
-                return
-
-    async def receive(self, count: int) -> list[Any]:
-        while len(self.items) < count:
-            data = await asyncio.wait_for(self.reader.read(262144), 5)
-            if not data:
-                break
-            self.wire_bytes += len(data)
-            self.items.extend(self.ws.feed(data))
-            self.writer.write(self.ws.take_outgoing())
-        taken, self.items = self.items[:count], self.items[count:]
-        return taken
-
-    def close(self) -> None:
-        self.writer.close()
-
 
 @pytest.fixture
 async def server() -> AsyncIterator[Start]:
-    servers: list[Any] = []
-
-    async def start(handler: Handler, **options: Any) -> int:
-        options.setdefault("compression", "deflate")
-        srv = await serve(handler, "127.0.0.1", 0, **options)
-        servers.append(srv)
-        return int(srv.sockets[0].getsockname()[1])
-
-    yield start
-    for srv in servers:
-        srv.close()
-        await srv.wait_closed()
+    async with start_servers(compression="deflate") as start:
+        yield start
 
 
 async def connect(
     port: int, codec: _native.Codec | None = None, *, handshake: bool = True, **kw: Any
 ) -> RawClient:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    client = RawClient(_native.WsClient(codec, compress=True, **kw), reader, writer)
+    client = await open_client(port, codec, compress=True, **kw)
     if handshake:
         await client.handshake(port)
     return client
@@ -113,8 +63,7 @@ async def test_negotiation_with_the_servers_parameters(server: Start) -> None:
 
 async def test_not_offering_or_server_without_compression_is_plain(server: Start) -> None:
     port = await server(sender("plain"))
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    plain = RawClient(_native.WsClient(None), reader, writer)  # compress defaults to off
+    plain = await open_client(port)  # compress defaults to off
     await plain.handshake(port)
     assert not plain.ws.compressed and plain.ws.extensions is None
     assert await plain.receive(1) == ["plain"]
