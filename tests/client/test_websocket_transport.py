@@ -227,6 +227,29 @@ async def test_a_silent_handshake_times_out() -> None:
         await socket.disconnect()
 
 
+async def test_an_upgrade_refused_before_the_connect_task_resumes_still_fails_connect() -> None:
+    """A 403 answered at once can reach the transport before its connect task wakes up
+    (uvloop delivers the data first); connect() must still fail, every time, not hang."""
+
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        for _ in range(50):
+            socket = Socket(f"ws://127.0.0.1:{port}/socket", reconnect_after=lambda tries: 60)
+            with pytest.raises(ConnectError) as info:
+                await asyncio.wait_for(socket.connect(), 2)
+            assert info.value.status == 403
+            await asyncio.wait_for(socket.disconnect(), 2)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 async def test_a_refused_port_is_a_connect_error() -> None:
     async with RawServer(idle) as server:
         url = server.url

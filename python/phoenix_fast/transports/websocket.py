@@ -229,11 +229,14 @@ class WebSocketTransport(Transport, asyncio.Protocol):
 
     def _abort(self) -> None:
         self._cancel_timer()
-        if self._task is not None:
+        if self._transport is not None:
+            # connected: the connect task may still be waking up from create_connection
+            # (data can arrive first, on uvloop), and cancelling it there can swallow the
+            # connection_lost that reports our close; abort the transport alone
+            self._transport.abort()
+        elif self._task is not None:
             self._task.cancel()
             self._task = None
-        if self._transport is not None:
-            self._transport.abort()
 
     def _report_close(self, code: int | None, reason: str, *, was_clean: bool) -> None:
         self._cancel_timer()
