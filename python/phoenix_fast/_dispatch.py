@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Dispatcher"]
 
-_CLOSED = ChannelState.CLOSED
+_CLOSED, _JOINED = ChannelState.CLOSED, ChannelState.JOINED
 _OPEN = SocketState.OPEN
 
 
@@ -133,7 +133,20 @@ class Dispatcher:
             payload = payload()
         message = Message(channel._join_push.ref, ref, channel.topic, push.event, payload)
         try:
-            self._push(message, channel, push)
+            conn = self._conn
+            transport = conn.transport if conn is not None else None
+            if (
+                transport is not None
+                and transport.ready_state is _OPEN
+                and channel._state is _JOINED
+                and not self._log.enabled
+                and push is not channel._join_push
+            ):
+                # the common case written out: a joined channel's push over an open connection
+                transport.send(message)
+                push._conn = conn
+            else:
+                self._push(message, channel, push)
         except Exception:
             pending.resolve(ref)
             raise

@@ -73,7 +73,8 @@ class Push(Outcome[Any]):
         #: Whether the push was handed to the socket since the last reset.
         self.sent = False
         self._received: tuple[str, Any] | None = None
-        self._hooks: list[tuple[str, PushCallback]] = []
+        # shared and empty until the first receive(): most pushes are awaited instead
+        self._hooks: tuple[tuple[str, PushCallback], ...] = ()
         #: The owner's own reaction to every outcome (a channel's join push uses it): one
         #: bound method instead of a hook per status on each of thousands of channels.
         self._on_outcome: Callable[[str, Any], None] | None = None
@@ -104,7 +105,7 @@ class Push(Outcome[Any]):
         received = self._received
         if received is not None and received[0] == status:
             self.channel.socket._run_callback(callback, received[1])
-        self._hooks.append((status, callback))
+        self._hooks = (*self._hooks, (status, callback))
         return self
 
     def resend(self, timeout: float) -> None:
