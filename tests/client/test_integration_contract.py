@@ -4,6 +4,7 @@ loops (asyncio and uvloop). Every contract event is exercised here."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,18 +13,13 @@ from phoenix_fast.channel import Channel
 from phoenix_fast.errors import ConnectError, JoinError, PushError, PushTimeout
 from phoenix_fast.serializers import ReferenceSerializer
 from phoenix_fast.socket import Socket
+from phoenix_fast.testing.waiting import wait_for as _wait_for
 
 WAIT = 5.0
 
 
-async def wait_for(predicate: Any, timeout: float = WAIT) -> None:
-    """Polls ``predicate`` until true (real time)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.005)
+async def wait_for(predicate: Callable[[], object], timeout: float = WAIT) -> None:
+    await _wait_for(predicate, timeout)
 
 
 async def joined(socket: Socket, topic: str, params: Any = None) -> Channel:

@@ -13,18 +13,14 @@ import pytest
 from phoenix_fast.errors import ConnectionClosed
 from phoenix_fast.socket import Socket
 from phoenix_fast.testing import ServerThread
+from phoenix_fast.testing.waiting import wait_for as _wait_for
 
 WAIT = 10.0
 FAST = {"reconnect_after": lambda tries: 0.05, "rejoin_after": lambda tries: 0.05}
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
+async def wait_for(predicate: Callable[[], object], timeout: float = WAIT) -> None:
+    await _wait_for(predicate, timeout)
 
 
 async def test_reconnects_and_rejoins_after_the_server_comes_back(

@@ -16,6 +16,7 @@ import pytest
 
 from phoenix_fast.errors import ConnectError, WebSocketProtocolError
 from phoenix_fast.socket import Socket
+from phoenix_fast.testing.waiting import wait_for
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -91,14 +92,6 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 def server_frame(opcode: int, payload: bytes) -> bytes:
     assert len(payload) < 126
     return bytes([0x80 | opcode, len(payload)]) + payload
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.005)
 
 
 async def idle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

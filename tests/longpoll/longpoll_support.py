@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 
 from phoenix_fast.message import Message
+from phoenix_fast.testing.waiting import wait_for as wait_for  # re-exported for the tests
 
 
 @dataclass
@@ -113,13 +114,3 @@ class Recorder:
 
 def msg(topic: str, event: str, payload: Any, ref: str | None = None) -> Message:
     return Message("1", ref, topic, event, payload)
-
-
-async def wait_for(predicate: Callable[[], object], timeout: float = 5.0) -> None:
-    """Polls ``predicate`` until it is true (fails the test after ``timeout`` seconds)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.005)

@@ -19,18 +19,14 @@ except ImportError:  # pragma: no cover - only while the client or the server is
     pytest.skip("the client Socket or phoenix_fast.testing is missing", allow_module_level=True)
 
 from phoenix_fast.presence import Presence
+from phoenix_fast.testing.waiting import wait_for as _wait_for
 
 WAIT = 10.0
 FAST = {"reconnect_after": lambda tries: 0.05, "rejoin_after": lambda tries: 0.05}
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
+async def wait_for(predicate: Callable[[], object], timeout: float = WAIT) -> None:
+    await _wait_for(predicate, timeout)
 
 
 def topic() -> str:

@@ -30,7 +30,8 @@ Ctrl-C or SIGTERM).
 With pytest, the ``phoenix_url`` fixture gives the URL of a session-wide
 server, or ``$PHOENIX_URL`` when set (to run the same tests against a real
 Phoenix server); ``phoenix_server_factory(**options)`` starts servers with
-custom options. Options are the fields of :class:`ServerConfig`.
+custom options. Options are the fields of :class:`ServerConfig`. ``wait_for(predicate)``
+polls a condition on the loop clock, for what the server does asynchronously.
 
 Names are imported lazily, so importing this package (the pytest plugin does)
 costs nothing until a server is used.
@@ -47,8 +48,16 @@ if TYPE_CHECKING:
     from phoenix_fast.testing.context import ConnectInfo
     from phoenix_fast.testing.process import ServerProcess
     from phoenix_fast.testing.server import ReferenceServer
+    from phoenix_fast.testing.waiting import wait_for
 
-__all__ = ["ConnectInfo", "ReferenceServer", "ServerConfig", "ServerProcess", "ServerThread"]
+__all__ = [
+    "ConnectInfo",
+    "ReferenceServer",
+    "ServerConfig",
+    "ServerProcess",
+    "ServerThread",
+    "wait_for",
+]
 
 _MODULES = {
     "ConnectInfo": "phoenix_fast.testing.context",
@@ -56,6 +65,7 @@ _MODULES = {
     "ServerConfig": "phoenix_fast.testing.config",
     "ServerProcess": "phoenix_fast.testing.process",
     "ServerThread": "phoenix_fast.testing._thread",
+    "wait_for": "phoenix_fast.testing.waiting",
 }
 
 
