@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from raw_server import RawServer, idle
 
 from phoenix_fast.errors import ConnectionClosed
 from phoenix_fast.socket import Socket
@@ -79,58 +78,8 @@ async def test_params_and_auth_token_reach_the_server(
     assert (first.auth_token, second.auth_token) == ("first-token", "second-token")
 
 
-class SilentServer:
-    """Accepts the WebSocket upgrade, then never says a word (a half-open link)."""
-
-    def __init__(self) -> None:
-        self.connections = 0
-        self.received = bytearray()
-        self._server: asyncio.Server | None = None
-        self._writers: list[asyncio.StreamWriter] = []
-
-    async def __aenter__(self) -> SilentServer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in self._writers:
-            writer.close()
-        await self._server.wait_closed()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        port = self._server.sockets[0].getsockname()[1]
-        return f"ws://127.0.0.1:{port}/socket"
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        self._writers.append(writer)
-        head = await reader.readuntil(b"\r\n\r\n")
-        key = next(
-            line.split(b":", 1)[1].strip()
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"sec-websocket-key:")
-        )
-        accept = base64.b64encode(
-            hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
-        )
-        writer.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-        )
-        try:
-            while data := await reader.read(65536):
-                self.received += data
-        except ConnectionError:
-            pass
-        writer.close()
-
-
 async def test_a_silent_server_is_detected_within_interval_plus_timeout() -> None:
-    async with SilentServer() as server:
+    async with RawServer(idle) as server:  # upgrades, then never says a word
         socket = Socket(
             server.url,
             heartbeat_interval=0.2,
