@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import ssl as _ssl
 import subprocess
@@ -15,6 +16,7 @@ from raw_server import RawServer, idle
 from phoenix_fast.errors import ConnectError, WebSocketProtocolError
 from phoenix_fast.socket import Socket
 from phoenix_fast.testing.waiting import wait_for
+from phoenix_fast.transports.websocket import FLUSH_EVERY
 
 
 async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -68,6 +70,32 @@ async def test_frames_sent_in_one_loop_turn_go_out_in_one_write() -> None:
             socket._push(socket_message(socket))
         await wait_for(lambda: len(frames) >= 11)
         assert len(writes) == 1
+        await socket.disconnect()
+
+
+async def test_a_long_burst_is_written_in_chunks_of_flush_every_frames() -> None:
+    frames: list[tuple[int, bytes]] = []
+
+    async def collect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            frames.append(await read_frame(reader))
+
+    async with RawServer(collect) as server:
+        socket = Socket(server.url, heartbeat_interval=None)
+        await socket.connect()
+        ws: Any = socket._conn.transport  # type: ignore[union-attr]
+        counting = CountingWrites(ws._transport)
+        ws._transport = counting
+        burst = 2 * FLUSH_EVERY + 5
+        for _ in range(burst):
+            socket._push(socket_message(socket))
+        # the full chunks went out while the burst was still being sent
+        assert len(counting.writes) == 2
+        await wait_for(lambda: len(frames) >= burst)
+        assert len(counting.writes) == 3
+        assert counting.writes[2] < counting.writes[0] <= counting.writes[1]  # 5 frames last
+        refs = [json.loads(payload)[1] for _, payload in frames]
+        assert refs == sorted(refs, key=int)  # in order
         await socket.disconnect()
 
 
