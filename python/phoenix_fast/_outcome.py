@@ -73,11 +73,16 @@ class Outcome(Generic[T]):
         # between the awaiting task and the future (this is on every awaited push)
         if self._done:
             return self._settled()
-        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[T] = self._waiter_loop().create_future()
         if self._waiters is None:
             self._waiters = []
         self._waiters.append(fut)
         return fut.__await__()
+
+    def _waiter_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop of the awaiting task (an owner that knows it overrides this: CPython's
+        ``get_running_loop`` makes a ``getpid`` system call every time)."""
+        return asyncio.get_running_loop()
 
     def _settled(self) -> Generator[Any, None, T]:
         return self.result()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -178,6 +179,9 @@ class Push(Outcome[Any]):
         else:
             where = f"{self.event} on {self.channel.topic}"
             self.set_exception(self._error_cls(f"{where}: {status}", status, response))
+
+    def _waiter_loop(self) -> asyncio.AbstractEventLoop:
+        return self.channel.socket._loop()
 
     def _fail(self, error: BaseException) -> None:
         """Fails the awaiters (not the ``receive`` callbacks) with ``error``."""
