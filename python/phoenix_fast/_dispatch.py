@@ -112,12 +112,46 @@ class Dispatcher:
 
     # -- sending -----------------------------------------------------------------------------
 
-    def _send_push(self, push: Push) -> None:
-        """Sends a channel's push with a fresh ref and starts its timeout (``Push.send``).
+    def _send_new_push(self, push: Push) -> bool:
+        """Sends a joined channel's new push over the open connection: the path of every
+        ``channel.push``, written out here. False (and nothing done) when the connection
+        is not open; the channel then buffers the push."""
+        conn = self._conn
+        if conn is None:
+            return False
+        transport = conn.transport
+        if transport is None or transport.ready_state is not _OPEN:
+            return False
+        if self._log.enabled:
+            self._send_push(push)
+            return True
+        pending = self._pending
+        # an open connection was opened on this loop: no need for _now()'s checks
+        deadline = push._deadline = self._loop_obj.time() + push.timeout  # type: ignore[union-attr]
+        ref = push.ref = pending.add_next(push, deadline)
+        if self._wheel_at is None or deadline < self._wheel_at:
+            self._arm(deadline)
+        push.sent = True
+        channel = push.channel
+        payload = push._payload
+        try:
+            transport.send_fields(
+                channel._join_push.ref,
+                ref,
+                channel.topic,
+                push.event,
+                payload() if callable(payload) else payload,
+            )
+        except Exception:
+            pending.resolve(ref)
+            raise
+        push._conn = conn
+        return True
 
-        The hot path of every push, written out in one place: a new ref, the push in the
-        pending table with its deadline, the frame out (or buffered while disconnected).
-        """
+    def _send_push(self, push: Push) -> None:
+        """Sends a channel's push with a fresh ref and starts its timeout (``Push.send``):
+        a new ref, the push in the pending table with its deadline, the frame out (or
+        buffered while disconnected)."""
         pending = self._pending
         if push.ref is not None:
             pending.resolve(push.ref)
@@ -133,20 +167,7 @@ class Dispatcher:
             payload = payload()
         message = Message(channel._join_push.ref, ref, channel.topic, push.event, payload)
         try:
-            conn = self._conn
-            transport = conn.transport if conn is not None else None
-            if (
-                transport is not None
-                and transport.ready_state is _OPEN
-                and channel._state is _JOINED
-                and not self._log.enabled
-                and push is not channel._join_push
-            ):
-                # the common case written out: a joined channel's push over an open connection
-                transport.send(message)
-                push._conn = conn
-            else:
-                self._push(message, channel, push)
+            self._push(message, channel, push)
         except Exception:
             pending.resolve(ref)
             raise

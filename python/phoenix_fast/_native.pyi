@@ -136,6 +136,10 @@ class Pending:
         """Sets the ref counter (0 to ``2**53``), for tests of the wrap rule."""
     def add(self, ref: str, item: object, deadline: float | None) -> None:
         """Registers ``item`` awaiting a reply to ``ref``; replaces an entry for the same ref."""
+    def add_next(self, item: object, deadline: float | None) -> str:
+        """``make_ref()`` then ``add(ref, item, deadline)`` in one call; returns the ref.
+
+        Raises ValueError (and makes no ref) for a NaN deadline."""
     def resolve(self, ref: str) -> Any:
         """Pops the item for ``ref`` and cancels its timer; None if ``ref`` is unknown."""
     def discard(self, ref: str) -> Any:

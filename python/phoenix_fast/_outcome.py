@@ -25,7 +25,8 @@ class Outcome(Generic[T]):
         self._done = False
         self._value: T | None = None
         self._error: BaseException | None = None
-        self._waiters: list[asyncio.Future[Any]] | None = None
+        #: None, the one awaiter's future, or a list of them
+        self._waiters: asyncio.Future[Any] | list[asyncio.Future[Any]] | None = None
 
     @property
     def done(self) -> bool:
@@ -56,7 +57,9 @@ class Outcome(Generic[T]):
 
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, None
-        for fut in waiters or ():
+        if waiters is None:
+            return
+        for fut in waiters if isinstance(waiters, list) else (waiters,):
             if fut.done():  # its awaiting task was cancelled
                 continue
             if self._error is not None:
@@ -74,9 +77,13 @@ class Outcome(Generic[T]):
         if self._done:
             return self._settled()
         fut: asyncio.Future[T] = self._waiter_loop().create_future()
-        if self._waiters is None:
-            self._waiters = []
-        self._waiters.append(fut)
+        waiters = self._waiters
+        if waiters is None:
+            self._waiters = fut  # the usual single awaiter: no list
+        elif isinstance(waiters, list):
+            waiters.append(fut)
+        else:
+            self._waiters = [waiters, fut]
         return fut.__await__()
 
     def _waiter_loop(self) -> asyncio.AbstractEventLoop:

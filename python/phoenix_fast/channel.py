@@ -168,9 +168,7 @@ class Channel:
             )
         timeout = self.timeout if timeout is None else timeout
         push = Push(self, event, {} if payload is None else payload, timeout)
-        if self._state is _JOINED and self.socket.is_connected():
-            self.socket._send_push(push)
-        else:
+        if self._state is not _JOINED or not self.socket._send_new_push(push):
             push._start_timeout()
             if self._push_buffer is _NO_PUSHES:
                 self._push_buffer = {}

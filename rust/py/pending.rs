@@ -222,6 +222,15 @@ impl Pending {
         Ok(())
     }
 
+    /// `make_ref` and `add` in one call (the path of every push): returns the new ref.
+    #[pyo3(signature = (item, deadline))]
+    fn add_next(&mut self, item: Py<PyAny>, deadline: Option<f64>) -> PyResult<String> {
+        check_time(deadline)?;
+        let r#ref = self.refs.next_ref();
+        self.add(&r#ref, item, deadline)?;
+        Ok(r#ref)
+    }
+
     /// Pops the item for `ref` and cancels its timer; None if `ref` is unknown.
     fn resolve(&mut self, r#ref: &str) -> Option<Py<PyAny>> {
         self.take(r#ref)

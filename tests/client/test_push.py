@@ -49,6 +49,21 @@ async def _await(push: Any) -> Any:
     return await push
 
 
+async def test_every_awaiter_gets_the_outcome_and_a_cancelled_one_is_skipped() -> None:
+    socket, server, channel = await joined()
+    push = channel.push("event")
+    first, cancelled, third = (asyncio.ensure_future(_await(push)) for _ in range(3))
+    await settle()
+    cancelled.cancel()
+    await settle()
+    server.current.reply(last(server.current, "event"), "error", {"why": 1})
+    for waiter in (first, third):
+        with pytest.raises(PushError):
+            await waiter
+    assert cancelled.cancelled()
+    await socket.disconnect()
+
+
 async def test_await_raises_push_error_and_push_timeout() -> None:
     socket, server, channel = await joined()
     failing = channel.push("error_me")

@@ -83,6 +83,21 @@ def test_add_and_resolve() -> None:
     assert len(pending) == 0
 
 
+def test_add_next_makes_the_next_ref_and_registers_the_item() -> None:
+    pending = Pending()
+    a, b = Push("a"), Push("b")
+    assert pending.make_ref() == "1"
+    assert pending.add_next(a, 5.0) == "2"
+    assert pending.add_next(b, None) == "3"
+    assert pending.timers() == 1
+    with pytest.raises(ValueError, match="NaN"):
+        pending.add_next(a, float("nan"))
+    assert pending.make_ref() == "4"  # the failed call made no ref
+    assert pending.expire(5.0) == [a]
+    assert pending.resolve("3") is b
+    assert len(pending) == 0
+
+
 def test_unknown_refs_are_ignored() -> None:
     pending = Pending()
     assert pending.resolve("nope") is None

@@ -103,6 +103,15 @@ class Transport(ABC):
             EncodeError: the message cannot be encoded (nothing was sent).
         """
 
+    def send_fields(
+        self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any
+    ) -> None:
+        """``send`` of the message made of these fields (the socket's path for every push).
+
+        The default makes the ``Message``; a transport may override it to skip that.
+        """
+        self.send(Message(join_ref, ref, topic, event, payload))
+
     @abstractmethod
     def close(self, code: int | None = None, reason: str = "") -> None:
         """Starts closing (idempotent); ``transport_close`` follows."""

@@ -53,6 +53,8 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         self._client = _native.WsClient(
             options.codec, options.max_message_size, compress=options.compress
         )
+        #: the native encoder+framer when the default serializer is used (else None)
+        self._encode = self._client.encode if options.codec is not None else None
         self._transport: asyncio.Transport | None = None
         self._out: list[bytes] = []
         self._flush_scheduled = False
@@ -80,14 +82,35 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         return queued
 
     def send(self, message: Message) -> None:
-        if self._options.codec is not None:
-            frame = self._client.encode(*message)
+        if self._encode is not None:
+            self.send_fields(*message)
         else:
-            raw = self._options.encode(message)
-            if isinstance(raw, str):
-                frame = self._client.frame_text(raw)
-            else:
-                frame = self._client.frame_binary(bytes(raw))
+            self._queue(self._frame_custom(message))
+
+    def send_fields(
+        self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any
+    ) -> None:
+        encode = self._encode
+        if encode is None:
+            self._queue(self._frame_custom(Message(join_ref, ref, topic, event, payload)))
+            return
+        # _queue written out: this is on every push
+        out = self._out
+        out.append(encode(join_ref, ref, topic, event, payload))
+        if len(out) >= FLUSH_EVERY:
+            self._flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _frame_custom(self, message: Message) -> bytes:
+        """A WebSocket frame of what the user's ``encode`` makes of ``message``."""
+        raw = self._options.encode(message)
+        if isinstance(raw, str):
+            return self._client.frame_text(raw)
+        return self._client.frame_binary(bytes(raw))
+
+    def _queue(self, frame: bytes) -> None:
         out = self._out
         out.append(frame)
         if len(out) >= FLUSH_EVERY:
