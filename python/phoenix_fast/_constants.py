@@ -24,3 +24,5 @@ AUTH_TOKEN_PREFIX = "base64url.bearer.phx."
 WS_CLOSE_NORMAL = 1000
 #: Largest WebSocket message the client accepts by default.
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
+#: Events a channel handles itself (replies, close, error) before its bindings see them.
+CHANNEL_INTERNAL_EVENTS = frozenset((EVENT_REPLY, EVENT_CLOSE, EVENT_ERROR))

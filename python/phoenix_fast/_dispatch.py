@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from phoenix_fast import _native
-from phoenix_fast._constants import EVENT_JOIN, EVENT_LEAVE
+from phoenix_fast._constants import CHANNEL_INTERNAL_EVENTS, EVENT_JOIN, EVENT_LEAVE
 from phoenix_fast._logging import SocketLog
 from phoenix_fast._states import ChannelState, SocketState
 from phoenix_fast.message import Message
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["Dispatcher"]
 
 _CLOSED, _JOINED = ChannelState.CLOSED, ChannelState.JOINED
+_INTERNAL = CHANNEL_INTERNAL_EVENTS
 _OPEN = SocketState.OPEN
 
 
@@ -221,9 +222,10 @@ class Dispatcher:
 
     # -- receiving ---------------------------------------------------------------------------
 
-    def _on_conn_messages(self, conn: Connection, items: list[Any]) -> None:
+    def _on_conn_messages(self, conn: Connection, items: list[Any]) -> None:  # noqa: C901
         """Routes the messages of one network read (the hot path: locals, no per-message
-        method lookups; a message reaches the channels of its topic by one dict lookup)."""
+        method lookups; a message reaches the channels of its topic by one dict lookup, and
+        a plain event the bindings of an unhooked channel without a call in between)."""
         transport = conn.transport
         if conn is not self._conn or transport is None:
             return
@@ -250,10 +252,28 @@ class Dispatcher:
                     if join_ref is not None and join_ref != channel._join_push.ref:
                         self._outdated(message)
                         continue
-                    try:
-                        channel._trigger(event, payload, ref, join_ref)
-                    except Exception as exc:
-                        log.error("channel", f"dispatching {topic} {event} failed", exc)
+                    if channel._hooked or event in _INTERNAL:
+                        try:
+                            channel._trigger(event, payload, ref, join_ref)
+                        except Exception as exc:
+                            log.error("channel", f"dispatching {topic} {event} failed", exc)
+                        continue
+                    # a plain message to an unhooked channel: _run_bindings written out
+                    bindings = channel._bindings.get(event)
+                    if bindings:
+                        for binding in bindings:
+                            if binding.nargs == 1:
+                                try:
+                                    result = binding.callback(payload)
+                                except Exception as exc:
+                                    self._callback_failed(binding.callback, exc)
+                                    continue
+                                if result is not None:
+                                    self._after_callback(binding.callback, result)
+                            else:
+                                self._spawn(
+                                    binding, payload, ref, join_ref or channel._join_push.ref
+                                )
             if message_callbacks:
                 self._run_message_callbacks(message_callbacks, message)
 
@@ -336,6 +356,23 @@ class Dispatcher:
         """A callback returned something: an awaitable runs as a task, anything else is ignored."""
         if inspect.isawaitable(result):
             self._start_task(result)
+
+    def _run_bindings(
+        self, bindings: list[_Binding], payload: Any, ref: str | None, join_ref: str | None
+    ) -> None:
+        """Calls a channel's bindings of one event (a raising one is logged, the rest run)."""
+        for binding in bindings:
+            if binding.nargs == 1:
+                # the common case: one positional argument, a plain result
+                try:
+                    result = binding.callback(payload)
+                except Exception as exc:
+                    self._callback_failed(binding.callback, exc)
+                    continue
+                if result is not None:
+                    self._after_callback(binding.callback, result)
+            else:
+                self._spawn(binding, payload, ref, join_ref)
 
     def _spawn(
         self, binding: _Binding, payload: Any, ref: str | None, join_ref: str | None

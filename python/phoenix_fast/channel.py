@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from phoenix_fast._constants import (
+    CHANNEL_INTERNAL_EVENTS,
     EVENT_CLOSE,
     EVENT_ERROR,
     EVENT_JOIN,
@@ -33,7 +34,7 @@ __all__ = ["Channel"]
 
 #: ``on_message(event, payload, ref) -> payload``.
 MessageHook = Callable[[str, Payload, "str | None"], Payload]
-_INTERNAL = frozenset((EVENT_REPLY, EVENT_CLOSE, EVENT_ERROR))
+_INTERNAL = CHANNEL_INTERNAL_EVENTS
 _JOINED, _JOINING, _LEAVING = ChannelState.JOINED, ChannelState.JOINING, ChannelState.LEAVING
 _CLOSED, _ERRORED = ChannelState.CLOSED, ChannelState.ERRORED
 
@@ -264,19 +265,7 @@ class Channel:
             self._internal(event, payload, ref)
         bindings = self._bindings.get(event)
         if bindings:
-            join_ref = join_ref or self._join_push.ref
-            for binding in bindings:
-                if binding.nargs == 1:
-                    # the common case inline: one positional argument, a plain result
-                    try:
-                        result = binding.callback(payload)
-                    except Exception as exc:
-                        self.socket._callback_failed(binding.callback, exc)
-                        continue
-                    if result is not None:
-                        self.socket._after_callback(binding.callback, result)
-                else:
-                    self.socket._spawn(binding, payload, ref, join_ref)
+            self.socket._run_bindings(bindings, payload, ref, join_ref or self._join_push.ref)
 
     def _internal(self, event: str, payload: Any, ref: str | None) -> None:
         if event == EVENT_REPLY:

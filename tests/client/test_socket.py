@@ -517,8 +517,14 @@ async def test_messages_reach_the_matching_channel_and_the_message_callbacks() -
     socket.on_message(raw.append)
     message = Message(channel.join_ref, "7", "room", "new", {"body": "hi"})
     server.current.receive(message)
-    assert got == [({"body": "hi"}, "7", channel.join_ref)]
-    assert raw == [message]
+    broadcast = Message(None, None, "room", "new", {"body": "all"})
+    server.current.receive(broadcast)
+    # a message without a join_ref reaches the callback with the channel's (as in JS)
+    assert got == [
+        ({"body": "hi"}, "7", channel.join_ref),
+        ({"body": "all"}, None, channel.join_ref),
+    ]
+    assert raw == [message, broadcast]
     await socket.disconnect()
 
 
