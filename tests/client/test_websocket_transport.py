@@ -48,53 +48,55 @@ async def test_handshake_request_carries_path_query_protocols_and_headers() -> N
     assert "X-Test: yes" in request
 
 
-async def test_frames_sent_in_one_loop_turn_go_out_in_one_write() -> None:
-    frames: list[tuple[int, bytes]] = []
+class Collector:
+    """A raw peer that records every client frame, and a socket whose writes are counted."""
 
-    async def collect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self) -> None:
+        self.frames: list[tuple[int, bytes]] = []
+        self.writes: list[int] = []
+
+    async def collect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
-            frames.append(await read_frame(reader))
+            self.frames.append(await read_frame(reader))
 
-    async with RawServer(collect) as server:
-        socket = Socket(server.url, heartbeat_interval=None)
+    async def connect(self, url: str) -> Socket:
+        socket = Socket(url, heartbeat_interval=None)
         await socket.connect()
         ws: Any = socket._conn.transport  # type: ignore[union-attr]
         counting = CountingWrites(ws._transport)
         ws._transport = counting
-        writes = counting.writes
+        self.writes = counting.writes
+        return socket
+
+
+async def test_frames_sent_in_one_loop_turn_go_out_in_one_write() -> None:
+    peer = Collector()
+    async with RawServer(peer.collect) as server:
+        socket = await peer.connect(server.url)
         channel = socket.channel("room")
         channel.join()
         for i in range(20):
             channel.push("event", {"i": i})  # buffered until joined: not sent yet
         for _ in range(10):
             socket._push(socket_message(socket))
-        await wait_for(lambda: len(frames) >= 11)
-        assert len(writes) == 1
+        await wait_for(lambda: len(peer.frames) >= 11)
+        assert len(peer.writes) == 1
         await socket.disconnect()
 
 
 async def test_a_long_burst_is_written_in_chunks_of_flush_every_frames() -> None:
-    frames: list[tuple[int, bytes]] = []
-
-    async def collect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            frames.append(await read_frame(reader))
-
-    async with RawServer(collect) as server:
-        socket = Socket(server.url, heartbeat_interval=None)
-        await socket.connect()
-        ws: Any = socket._conn.transport  # type: ignore[union-attr]
-        counting = CountingWrites(ws._transport)
-        ws._transport = counting
+    peer = Collector()
+    async with RawServer(peer.collect) as server:
+        socket = await peer.connect(server.url)
         burst = 2 * FLUSH_EVERY + 5
         for _ in range(burst):
             socket._push(socket_message(socket))
         # the full chunks went out while the burst was still being sent
-        assert len(counting.writes) == 2
-        await wait_for(lambda: len(frames) >= burst)
-        assert len(counting.writes) == 3
-        assert counting.writes[2] < counting.writes[0] <= counting.writes[1]  # 5 frames last
-        refs = [json.loads(payload)[1] for _, payload in frames]
+        assert len(peer.writes) == 2
+        await wait_for(lambda: len(peer.frames) >= burst)
+        assert len(peer.writes) == 3
+        assert peer.writes[2] < peer.writes[0] <= peer.writes[1]  # 5 frames last
+        refs = [json.loads(payload)[1] for _, payload in peer.frames]
         assert refs == sorted(refs, key=int)  # in order
         await socket.disconnect()
 
