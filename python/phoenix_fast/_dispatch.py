@@ -209,7 +209,9 @@ class Dispatcher:
             return
         buffer, self._send_buffer = self._send_buffer, []
         for message, channel, push in buffer:
-            if channel is not None and message.event != EVENT_LEAVE and _outdated(message, channel):
+            # stale frames are dropped here, leaves too (as JS: its exemption for leaves is
+            # only in _send, for a channel that closed while the socket was connected)
+            if channel is not None and _outdated(message, channel):
                 if self._log.enabled:
                     self._log("push", f"dropping stale {message.topic} {message.event}")
                 continue
@@ -249,7 +251,8 @@ class Dispatcher:
             channels = topics.get(topic)
             if channels is not None:
                 for channel in channels:
-                    if join_ref is not None and join_ref != channel._join_push.ref:
+                    # an empty join_ref counts as none, as in JS
+                    if join_ref and join_ref != channel._join_push.ref:
                         self._outdated(message)
                         continue
                     if channel._hooked or event in _INTERNAL:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from phoenix_fast import _native
+from phoenix_fast._arity import positional_arity
 from phoenix_fast._connection import Connection
 from phoenix_fast._constants import (
     CLOSE_WAIT,
@@ -184,8 +185,10 @@ class Lifecycle(Dispatcher):
 
     def _on_conn_error(self, conn: Connection, error: BaseException) -> None:
         self._log.error("transport", f"error: {error}", error)
+        # as JS: (error, transport, established connections), to those that take them
+        args = (error, self._transport_factory, self.established_connections)
         for _, callback in self._callbacks["error"]:
-            self._run_callback(callback, error)
+            self._run_callback(callback, *args[: positional_arity(callback, 3)])
         for channel in self.channels:
             channel._on_socket_error()
         self._trigger_chan_error("connection_error", conn)

@@ -33,7 +33,9 @@ BindingCallback: TypeAlias = Callable[..., _Ret]
 #: ``push.receive(status, cb)``: called with the response.
 PushCallback: TypeAlias = Callable[[Payload], _Ret]
 OpenCallback: TypeAlias = Callable[[], _Ret]
-ErrorCallback: TypeAlias = Callable[[BaseException], _Ret]
+#: ``socket.on_error(cb)``: called with the error, then the transport factory and the count
+#: of established connections if it accepts them (as in JS).
+ErrorCallback: TypeAlias = Callable[..., _Ret]
 MessageCallback: TypeAlias = Callable[[Message], _Ret]
 
 #: Socket params: a mapping, or a callable (sync or async) read again on every connect.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from phoenix_fast._arity import positional_arity
 from phoenix_fast._constants import (
     CHANNEL_INTERNAL_EVENTS,
     EVENT_CLOSE,
@@ -190,7 +190,7 @@ class Channel:
         """
         ref = self._binding_ref
         self._binding_ref += 1
-        binding = _Binding(ref, callback, _arity(callback))
+        binding = _Binding(ref, callback, positional_arity(callback, 3))
         # copy on write: a dispatch in progress keeps iterating the list it started with
         if self._bindings is _NO_BINDINGS:
             self._bindings = {}
@@ -387,25 +387,6 @@ def _join_failure(topic: str, reason: Any) -> Exception:
     if isinstance(reason, dict) and reason.get("source") == "transport":
         return ConnectionClosed(f"the connection dropped while joining {topic}")
     return ChannelError(f"channel {topic} errored while joining")
-
-
-def _arity(callback: Callable[..., Any]) -> int:
-    """How many of (payload, ref, join_ref) to pass: the callback's required positional
-    parameters (so ``lambda p, t=topic: ...`` gets the payload only), 3 for ``*args``."""
-    try:
-        params = inspect.signature(callback).parameters.values()
-    except (TypeError, ValueError):
-        return 1
-    count = 0
-    for param in params:
-        if param.kind is inspect.Parameter.VAR_POSITIONAL:
-            return 3
-        if param.default is inspect.Parameter.empty and param.kind in (
-            inspect.Parameter.POSITIONAL_ONLY,
-            inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        ):
-            count += 1
-    return min(count, 3)
 
 
 def _pass_payload(event: str, payload: Payload, ref: str | None) -> Payload:

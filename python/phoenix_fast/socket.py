@@ -279,7 +279,12 @@ class Socket(Lifecycle):
         return self._add_callback("close", callback)
 
     def on_error(self, callback: ErrorCallback) -> str:
-        """Calls ``callback(exception)`` whenever a connection fails; returns a ref."""
+        """Calls ``callback(exception)`` whenever a connection fails; returns a ref.
+
+        As in JS, a callback taking more positional parameters also gets the transport
+        factory in use and the number of connections established so far:
+        ``callback(exception, transport, established_connections)``.
+        """
         return self._add_callback("error", callback)
 
     def on_message(self, callback: MessageCallback) -> str:

@@ -11,7 +11,7 @@ from helpers import connected, join, last, make_socket, settle
 
 from phoenix_fast._states import ChannelState
 from phoenix_fast.channel import Channel
-from phoenix_fast.errors import InvalidState
+from phoenix_fast.errors import InvalidState, PushTimeout
 from phoenix_fast.message import Message
 from phoenix_fast.transports.mock import phoenix_server
 
@@ -49,12 +49,15 @@ async def test_updated_params_are_sent_on_rejoin() -> None:
     channel = socket.channel("topic", params)
     channel.join()
     await settle()
-    params["value"] = 2
-    channel.params = {"other": 3}
+    params["value"] = 2  # the mapping is read again on rejoin
     server.current.push("topic", "phx_error", {}, join_ref=channel.join_ref)
     await asyncio.sleep(1)
+    channel.params = {"other": 3}  # and a new one replaces it
+    server.current.push("topic", "phx_error", {}, join_ref=channel.join_ref)
+    await asyncio.sleep(2)
     frames = [json.loads(f) for f in server.current.frames]
-    assert [f[4] for f in frames if f[3] == "phx_join"] == [{"value": 1}, {"other": 3}]
+    joins = [f[4] for f in frames if f[3] == "phx_join"]
+    assert joins == [{"value": 1}, {"value": 2}, {"other": 3}]
     await socket.disconnect()
 
 
@@ -291,7 +294,7 @@ async def test_phx_close_of_an_old_join_is_ignored_after_rejoin() -> None:
 # -- join_ref filtering --
 
 
-async def test_stale_join_refs_are_dropped_null_ones_accepted() -> None:
+async def test_stale_join_refs_are_dropped_null_and_empty_ones_accepted() -> None:
     socket, server = await connected()
     channel = socket.channel("topic")
     await join(channel, server.current)
@@ -302,7 +305,8 @@ async def test_stale_join_refs_are_dropped_null_ones_accepted() -> None:
     conn.receive(Message(channel.join_ref, None, "topic", "msg", {"n": "current"}))
     conn.receive(Message("999", None, "topic", "msg", {"n": "stale"}))
     conn.receive(Message(None, None, "other", "msg", {"n": "other topic"}))
-    assert got == [{"n": "broadcast"}, {"n": "current"}]
+    conn.receive(Message("", None, "topic", "msg", {"n": "empty join_ref"}))  # JS: falsy, kept
+    assert got == [{"n": "broadcast"}, {"n": "current"}, {"n": "empty join_ref"}]
     await socket.disconnect()
 
 
@@ -417,6 +421,22 @@ async def test_push_is_sent_when_joined() -> None:
     )
     assert push.timeout == 10.0
     assert channel.push("other", None, timeout=2).timeout == 2
+    await socket.disconnect()
+
+
+async def test_push_uses_the_channel_timeout_by_default() -> None:
+    socket, server = await connected(timeout=10)
+    channel = socket.channel("topic")
+    join_push = channel.join(timeout=3)  # join(timeout) sets the channel's timeout
+    server.current.reply(last(server.current, "phx_join"), "ok", {})
+    await join_push
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    push = channel.push("noreply")
+    assert push.timeout == 3
+    with pytest.raises(PushTimeout):
+        await push
+    assert loop.time() - start == pytest.approx(3, abs=0.002)
     await socket.disconnect()
 
 

@@ -162,20 +162,23 @@ async def test_disconnect_without_connection_is_harmless_and_repeatable() -> Non
     await socket.disconnect()
     await socket.disconnect()
     socket2, _ = await connected()
-    socket2.disconnect()
-    await socket2.disconnect()
+    first = asyncio.ensure_future(socket2.disconnect())
+    second = asyncio.ensure_future(socket2.disconnect())
+    await asyncio.wait_for(asyncio.gather(first, second), 5)  # both complete (JS: both callbacks)
     assert socket2.connection_state() == "closed"
 
 
 async def test_connect_right_after_disconnect_makes_a_new_connection() -> None:
     socket, server = await connected()
     first = server.current
-    socket.disconnect()
+    disconnecting = asyncio.ensure_future(socket.disconnect())
     await socket.connect()
     assert len(server.connections) == 2
     assert first.state == "closed" and socket.is_connected()
     await settle()
     assert socket.is_connected()  # the old connection's teardown did not touch the new one
+    await asyncio.wait_for(disconnecting, 5)  # the first disconnect completed too
+    assert socket.is_connected()
     await socket.disconnect()
 
 
@@ -250,7 +253,7 @@ async def test_push_sends_when_connected_and_buffers_otherwise() -> None:
     await socket.disconnect()
 
 
-async def test_stale_buffered_frames_are_dropped_but_leaves_kept() -> None:
+async def test_stale_buffered_frames_are_dropped_leaves_included() -> None:
     socket, server = make_socket(auto_open=False)
     stale = socket.channel("stale")
     closed = socket.channel("closed")
@@ -260,11 +263,12 @@ async def test_stale_buffered_frames_are_dropped_but_leaves_kept() -> None:
     old_join_ref = stale.join_ref
     stale._join_push.resend(10)  # a new join: frames of the old one are stale
     assert stale.join_ref != old_join_ref
-    closed.leave()  # cannot push: closes at once, its leave frame stays buffered
+    closed.leave()  # cannot push: closes at once; its buffered leave is stale with it
+    assert closed.state == "closed"
     socket.connect()
     server.current.open()
     sent = [(m.topic, m.event, m.join_ref) for m in server.current.sent]
-    assert sent == [("stale", "phx_join", stale.join_ref), ("closed", "phx_leave", "2")]
+    assert sent == [("stale", "phx_join", stale.join_ref)]
     await socket.disconnect()
 
 
@@ -351,9 +355,21 @@ async def test_no_heartbeat_when_disconnected_nor_after_disconnect() -> None:
     await asyncio.sleep(30)  # a heartbeat is pending
     await socket.disconnect()
     socket._send_heartbeat()
+    assert socket._send_buffer == [] and socket._pending_heartbeat_ref is None
     await asyncio.sleep(120)
     assert [m.event for m in server.current.sent] == ["heartbeat"]
     assert len(server.connections) == 1
+
+
+async def test_no_heartbeat_while_connecting() -> None:
+    socket, server = make_socket(auto_open=False, heartbeat_interval=30)
+    socket.connect()
+    assert socket.connection_state() == "connecting"
+    socket._send_heartbeat()
+    assert socket._send_buffer == [] and socket._pending_heartbeat_ref is None
+    server.current.open()
+    assert server.current.sent == []  # nothing was waiting to go out
+    await socket.disconnect()
 
 
 async def test_heartbeats_can_be_disabled() -> None:
@@ -478,6 +494,24 @@ async def test_error_callbacks_and_channel_errors() -> None:
     error = OSError("reset")
     server.current.fail(error)
     assert seen == [error, ("a", "connection_error"), ("b", "connection_error")]
+    await socket.disconnect()
+
+
+async def test_error_callbacks_get_the_transport_and_the_established_count_if_they_take_them() -> (
+    None
+):
+    socket, server = make_socket(auto_open=False)
+    seen: list[Any] = []
+    socket.on_error(lambda error, transport, established: seen.append((transport, established)))
+    socket.on_error(lambda *args: seen.append(len(args)))
+    socket.on_error(lambda: seen.append("no args"))
+    socket.connect()
+    server.current.fail(OSError("refused"))
+    assert seen == [(server, 0), 3, "no args"]
+    await asyncio.sleep(1)  # the reconnect opens
+    server.current.open()
+    server.current.fail(OSError("reset"))
+    assert seen[3] == (server, 1)
     await socket.disconnect()
 
 

@@ -1,0 +1,29 @@
+"""How many positional arguments a user callback takes (JS callbacks ignore extra ones)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["positional_arity"]
+
+
+def positional_arity(callback: Callable[..., Any], most: int) -> int:
+    """The callback's required positional parameters, at most ``most`` (``most`` for
+    ``*args``), so that ``lambda p, t=topic: ...`` is given one argument. Callables whose
+    signature cannot be read are given one."""
+    try:
+        params = inspect.signature(callback).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    count = 0
+    for param in params:
+        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+            return most
+        if param.default is inspect.Parameter.empty and param.kind in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            count += 1
+    return min(count, most)
