@@ -156,7 +156,7 @@ class Connection:
         self.closing = True
         if self.transport is not None:
             if abort:
-                self.transport.abort()
+                self.transport.abort(code, reason)
             else:
                 self.transport.close(code, reason)
         elif not self.closed:

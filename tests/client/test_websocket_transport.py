@@ -101,6 +101,21 @@ async def test_a_long_burst_is_written_in_chunks_of_flush_every_frames() -> None
         await socket.disconnect()
 
 
+async def test_a_heartbeat_timeout_sends_a_last_close_frame_and_reconnects_at_once() -> None:
+    peer = Collector()
+    async with RawServer(peer.collect) as server:
+        socket = Socket(server.url, heartbeat_interval=0.2, heartbeat_timeout=0.1)
+        await socket.connect()
+        # the peer reads but never answers: the heartbeat times out at about 0.3 s
+        await wait_for(lambda: server.connections == 2 and len(peer.frames) >= 2, timeout=3)
+        opcodes = [opcode for opcode, _ in peer.frames]
+        assert opcodes[:2] == [0x1, 0x8]  # the heartbeat, then our close frame
+        close = peer.frames[1][1]
+        assert int.from_bytes(close[:2], "big") == 1000
+        assert close[2:] == b"heartbeat timeout"
+        await socket.disconnect()
+
+
 class CountingWrites:
     """Wraps a transport (uvloop's cannot be patched) to count its writes."""
 

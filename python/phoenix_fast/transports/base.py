@@ -116,12 +116,14 @@ class Transport(ABC):
     def close(self, code: int | None = None, reason: str = "") -> None:
         """Starts closing (idempotent); ``transport_close`` follows."""
 
-    def abort(self) -> None:
-        """Drops the connection without a close handshake (the peer is presumed dead).
+    def abort(self, code: int | None = None, reason: str = "") -> None:
+        """Drops the connection without waiting for a close handshake (the peer is presumed
+        dead). A transport may first send a last close frame with ``code`` and ``reason``,
+        for a peer that is alive after all (the WebSocket transport does, best effort).
 
-        The default is ``close()``; ``transport_close`` follows either way.
+        The default is ``close(code, reason)``; ``transport_close`` follows either way.
         """
-        self.close()
+        self.close(code, reason)
 
     @property
     def buffered_amount(self) -> int:

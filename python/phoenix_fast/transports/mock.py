@@ -122,12 +122,13 @@ class MockConnection(Transport):
         self.close_code, self.close_reason = code, reason
         asyncio.get_running_loop().call_soon(self._closed, code, reason, True)
 
-    def abort(self) -> None:
-        """Drops at once (no handshake); the close code stays None."""
+    def abort(self, code: int | None = None, reason: str = "") -> None:
+        """Drops at once (no handshake); ``close_reason`` becomes ``"aborted"`` (with the
+        reason given, if any) and the close code reported stays None."""
         if self.state is SocketState.CLOSED:
             return
         self.state = SocketState.CLOSING
-        self.close_reason = "aborted"
+        self.close_reason = f"aborted: {reason}" if reason else "aborted"
         asyncio.get_running_loop().call_soon(self._closed, None, "", False)
 
     def _handle(self, message: Message) -> None:

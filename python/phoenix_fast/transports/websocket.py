@@ -133,9 +133,13 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         self._flush()
         self._set_timer(CLOSE_TIMEOUT, self._abort)
 
-    def abort(self) -> None:
+    def abort(self, code: int | None = None, reason: str = "") -> None:
         if self.ready_state is _CLOSED:
             return
+        if code is not None and self.ready_state is _OPEN and self._transport is not None:
+            # a last word for a peer that may be alive after all: written now, not awaited
+            self._out.append(self._client.frame_close(code, reason))
+            self._flush()
         self.ready_state = _CLOSING
         if self._transport is not None:
             self._abort()  # connection_lost reports the close
