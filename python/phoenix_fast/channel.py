@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal
 
 from phoenix_fast._arity import positional_arity
 from phoenix_fast._constants import (
@@ -39,10 +39,17 @@ _JOINED, _JOINING, _LEAVING = ChannelState.JOINED, ChannelState.JOINING, Channel
 _CLOSED, _ERRORED = ChannelState.CLOSED, ChannelState.ERRORED
 
 
-class _Binding(NamedTuple):
-    ref: int
-    callback: BindingCallback
-    nargs: int
+class _Binding:
+    """One ``on(event, callback)``. A slots class rather than a NamedTuple: the receive loop
+    reads ``nargs`` and ``callback`` per message, and slot reads are the interpreter's fast
+    attribute path (named tuple fields are not)."""
+
+    __slots__ = ("callback", "nargs", "ref")
+
+    def __init__(self, ref: int, callback: BindingCallback, nargs: int) -> None:
+        self.ref = ref
+        self.callback = callback
+        self.nargs = nargs
 
 
 class Channel:
