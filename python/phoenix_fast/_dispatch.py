@@ -265,18 +265,18 @@ class Dispatcher:
                     bindings = channel._bindings.get(event)
                     if bindings:
                         for binding in bindings:
-                            if binding.nargs == 1:
-                                try:
-                                    result = binding.callback(payload)
-                                except Exception as exc:
-                                    self._callback_failed(binding.callback, exc)
-                                    continue
-                                if result is not None:
-                                    self._after_callback(binding.callback, result)
-                            else:
-                                self._spawn(
-                                    binding, payload, ref, join_ref or channel._join_push.ref
-                                )
+                            callback = binding.callback
+                            try:
+                                if binding.nargs == 1:
+                                    result = callback(payload)
+                                else:
+                                    args = (payload, ref, join_ref or channel._join_push.ref)
+                                    result = callback(*args[: binding.nargs])
+                            except Exception as exc:
+                                self._callback_failed(callback, exc)
+                                continue
+                            if result is not None:
+                                self._after_callback(callback, result)
             if message_callbacks:
                 self._run_message_callbacks(message_callbacks, message)
 
@@ -363,27 +363,20 @@ class Dispatcher:
     def _run_bindings(
         self, bindings: list[_Binding], payload: Any, ref: str | None, join_ref: str | None
     ) -> None:
-        """Calls a channel's bindings of one event (a raising one is logged, the rest run)."""
+        """Calls a channel's bindings of one event, each with as many of (payload, ref,
+        join_ref) as it takes; a raising one is logged and the rest still run."""
         for binding in bindings:
-            if binding.nargs == 1:
-                # the common case: one positional argument, a plain result
-                try:
-                    result = binding.callback(payload)
-                except Exception as exc:
-                    self._callback_failed(binding.callback, exc)
-                    continue
-                if result is not None:
-                    self._after_callback(binding.callback, result)
-            else:
-                self._spawn(binding, payload, ref, join_ref)
-
-    def _spawn(
-        self, binding: _Binding, payload: Any, ref: str | None, join_ref: str | None
-    ) -> None:
-        """Calls a channel binding with as many arguments as it takes."""
-        callback, nargs = binding.callback, binding.nargs
-        args = (payload, ref, join_ref)[:nargs] if nargs <= 3 else (payload, ref, join_ref)
-        self._run_callback(callback, *args)
+            callback = binding.callback
+            try:
+                if binding.nargs == 1:
+                    result = callback(payload)
+                else:
+                    result = callback(*(payload, ref, join_ref)[: binding.nargs])
+            except Exception as exc:
+                self._callback_failed(callback, exc)
+                continue
+            if result is not None:
+                self._after_callback(callback, result)
 
     def _start_task(self, awaitable: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(awaitable)

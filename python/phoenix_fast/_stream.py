@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from phoenix_fast._constants import EVENT_CLOSE
 from phoenix_fast.errors import StreamOverflow
-from phoenix_fast.message import Message
+from phoenix_fast.message import Message, message_from_fields
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -38,6 +38,7 @@ class ChannelStream(AsyncIterator[Message]):
         if overflow not in _POLICIES:
             raise ValueError(f"overflow must be one of {', '.join(_POLICIES)}, not {overflow!r}")
         self.channel = channel
+        self._topic = channel.topic
         self.event = event
         self.maxsize = maxsize
         self.overflow = overflow
@@ -60,16 +61,19 @@ class ChannelStream(AsyncIterator[Message]):
                 self._wake()
                 return
             queue.popleft()
-        queue.append(Message(join_ref, ref, self.channel.topic, self.event, payload))
-        self._wake()
+        queue.append(message_from_fields((join_ref, ref, self._topic, self.event, payload)))
+        if self._waiter is not None:
+            self._wake()
 
     def _on_channel_close(self, _payload: Any) -> None:
         self.close()
 
     def _wake(self) -> None:
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            self._waiter = None  # woken once: the next puts need not look again
+            if not waiter.done():
+                waiter.set_result(None)
 
     def close(self) -> None:
         """Stops queueing; iteration ends once the queued messages are read."""
@@ -102,9 +106,9 @@ class ChannelStream(AsyncIterator[Message]):
                 return self._queue.popleft()
             if self._closed:
                 raise StopAsyncIteration
-            self._waiter = asyncio.get_running_loop().create_future()
+            waiter = self._waiter = self.channel.socket._loop().create_future()
             try:
-                await self._waiter
+                await waiter
             finally:
                 self._waiter = None
 

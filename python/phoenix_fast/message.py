@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple, cast
 
 from phoenix_fast import _native
 
-__all__ = ["Message"]
+__all__ = ["Message", "message_from_fields"]
 
 
 class Message(NamedTuple):
@@ -25,3 +27,10 @@ class Message(NamedTuple):
 
 
 _native.set_message_class(Message)
+
+#: ``message_from_fields((join_ref, ref, topic, event, payload))``: a ``Message`` without the
+#: named tuple's Python-level ``__new__`` (half the cost; for paths that run per message).
+message_from_fields = cast(
+    "Callable[[tuple[str | None, str | None, str, str, Any]], Message]",
+    functools.partial(tuple.__new__, Message),
+)
