@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from helpers import URL, connected, join, last, make_socket, settle
 
+from phoenix_fast._fallback import replace_transport
 from phoenix_fast._types import CloseEvent
 from phoenix_fast.errors import ConnectError, ConnectionClosed
 from phoenix_fast.message import Message
@@ -513,6 +514,28 @@ async def test_error_callbacks_get_the_transport_and_the_established_count_if_th
     server.current.open()
     server.current.fail(OSError("reset"))
     assert seen[3] == (server, 1)
+    await socket.disconnect()
+
+
+async def test_no_channel_error_when_an_error_callback_replaces_a_never_opened_transport() -> None:
+    socket, server = make_socket(auto_open=False)
+    socket.connect()
+    channel = socket.channel("topic")
+    channel.join()  # buffered: the connection never opened
+    errors: list[Any] = []
+    channel.on_error(errors.append)
+    replacement = MockTransport(auto_open=False)
+    seen: list[Any] = []
+
+    def replace(error: BaseException, transport: Any, established: int) -> None:
+        seen.append((transport, established))
+        replace_transport(socket, replacement)
+
+    socket.on_error(replace)
+    server.current.fail(OSError("refused"))
+    assert seen == [(server, 0)]
+    assert socket._transport_factory is replacement
+    assert errors == [] and channel.state == "joining"  # its join never went out
     await socket.disconnect()
 
 
