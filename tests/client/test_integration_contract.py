@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from phoenix_fast.channel import Channel
-from phoenix_fast.errors import ConnectError, JoinError, PushError, PushTimeout
+from phoenix_fast.errors import ConnectError, EncodeError, JoinError, PushError, PushTimeout
 from phoenix_fast.serializers import ReferenceSerializer
 from phoenix_fast.socket import Socket
 from phoenix_fast.testing.waiting import wait_for as _wait_for
@@ -71,6 +71,16 @@ async def test_ping_error_me_noreply_unknown(phoenix_url: str) -> None:
         with pytest.raises(PushError) as unknown:
             await channel.push("what", {})
         assert unknown.value.response == {"reason": "unknown event", "event": "what"}
+
+
+async def test_an_unencodable_push_raises_and_leaves_nothing_behind(phoenix_url: str) -> None:
+    async with Socket(phoenix_url) as socket:
+        channel = await joined(socket, "echo:encode")
+        before = len(socket._pending)
+        with pytest.raises(EncodeError):
+            channel.push("ping", {"not json": {1, 2}})
+        assert len(socket._pending) == before  # no pending entry, no timer
+        assert await channel.push("ping", {"a": 1}) == {"a": 1}  # the link is unharmed
 
 
 async def test_boom_crashes_the_channel_which_rejoins(phoenix_url: str) -> None:
