@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from phoenix_fast._connection import Connection
     from phoenix_fast.channel import Channel, _Binding
     from phoenix_fast.push import Push
+    from phoenix_fast.transports.base import Transport
 
 __all__ = ["Dispatcher"]
 
@@ -54,6 +55,8 @@ class Dispatcher:
         self._send_buffer: list[tuple[Message, Channel | None, Push | None]] = []
         self._tasks: set[asyncio.Future[Any]] = set()
         self._loop_obj: asyncio.AbstractEventLoop | None = None
+        #: the transport whose reading is paused until the next loop iteration, if any
+        self._yielded: Transport | None = None
 
     # -- hooks the Socket provides ---------------------------------------------------------
 
@@ -317,6 +320,29 @@ class Dispatcher:
             channel._trigger(event, payload)
         except Exception as exc:
             self._log.error("channel", f"{channel.topic} {event} failed", exc)
+
+    def _yield_reading(self) -> None:
+        """Pauses reading until the next loop iteration, so that stream readers run first.
+
+        A stream queues what a read delivers, and its reader only runs between loop
+        iterations; but libuv (uvloop) reads up to 32 buffers, megabytes, in one iteration,
+        which overflowed streams that kept up on average. ``ChannelStream`` calls this as it
+        queues (a flag check when already yielded).
+        """
+        if self._yielded is not None:
+            return
+        conn = self._conn
+        transport = conn.transport if conn is not None else None
+        if transport is None:
+            return
+        self._yielded = transport
+        transport.pause_reading()
+        self._loop().call_soon(self._resume_reading)
+
+    def _resume_reading(self) -> None:
+        transport, self._yielded = self._yielded, None
+        if transport is not None:
+            transport.resume_reading()
 
     # -- channels ----------------------------------------------------------------------------
 

@@ -153,6 +153,7 @@ class Lifecycle(Dispatcher):
             self._log("transport", f"connected to {self.endpoint}")
         self._close_was_clean = False
         self.established_connections += 1
+        self._yielded = None  # a pause of an earlier transport is not this one's
         self._flush_send_buffer()
         self._reconnect_timer.reset()
         self._reset_heartbeat()

@@ -39,6 +39,7 @@ class ChannelStream(AsyncIterator[Message]):
             raise ValueError(f"overflow must be one of {', '.join(_POLICIES)}, not {overflow!r}")
         self.channel = channel
         self._topic = channel.topic
+        self._socket = channel.socket
         self.event = event
         self.maxsize = maxsize
         self.overflow = overflow
@@ -64,6 +65,9 @@ class ChannelStream(AsyncIterator[Message]):
         queue.append(message_from_fields((join_ref, ref, self._topic, self.event, payload)))
         if self._waiter is not None:
             self._wake()
+        socket = self._socket
+        if socket._yielded is None:
+            socket._yield_reading()  # let the reader run before the next network read
 
     def _on_channel_close(self, _payload: Any) -> None:
         self.close()

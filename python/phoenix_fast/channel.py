@@ -240,7 +240,7 @@ class Channel:
         self,
         event: str,
         *,
-        maxsize: int = 1000,
+        maxsize: int = 10_000,
         overflow: Literal["drop_oldest", "drop_newest", "error"] = "drop_oldest",
     ) -> ChannelStream:
         """An async iterator over the ``event`` messages, ending when the channel closes.
@@ -251,6 +251,11 @@ class Channel:
         :class:`~phoenix_fast.errors.StreamOverflow`. Use it as ``async for message in
         channel.stream("new_msg"): ...``; ``stream.close()`` (or leaving ``async with``)
         unbinds it.
+
+        While a stream holds messages, the socket reads the network once per loop
+        iteration, so the reader runs between reads. One read can still carry a few
+        thousand small messages (256 KiB on uvloop): keep ``maxsize`` well above that
+        for a reader that keeps up on average to lose nothing in a burst.
         """
         return ChannelStream(self, event, maxsize, overflow)
 

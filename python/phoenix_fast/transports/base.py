@@ -125,6 +125,16 @@ class Transport(ABC):
         """
         self.close(code, reason)
 
+    def pause_reading(self) -> None:
+        """Stops reading from the network until ``resume_reading``. The socket does this for
+        one loop iteration after a read that queued messages in a stream, so that the
+        stream's reader runs before the next read. The default does nothing."""
+        return
+
+    def resume_reading(self) -> None:
+        """Reads again after ``pause_reading``."""
+        return
+
     @property
     def buffered_amount(self) -> int:
         """Bytes accepted by ``send`` and not yet handed to the network."""

@@ -58,6 +58,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._out: list[bytes] = []
         self._flush_scheduled = False
+        self._paused = False
         self._error_reported = False
         self._close_reported = False
         self._loop = asyncio.get_running_loop()
@@ -129,6 +130,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
             self._report_close(code, reason, was_clean=False)
             return
         self.ready_state = _CLOSING
+        self.resume_reading()  # the server's close frame must be read
         self._out.append(self._client.frame_close(code or WS_CLOSE_NORMAL, reason))
         self._flush()
         self._set_timer(CLOSE_TIMEOUT, self._abort)
@@ -146,6 +148,17 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         else:
             self._abort()
             self._report_close(None, "", was_clean=False)
+
+    def pause_reading(self) -> None:
+        if self._transport is not None and self.ready_state is _OPEN and not self._paused:
+            self._paused = True
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._paused:
+            self._paused = False
+            if self._transport is not None and not self._transport.is_closing():
+                self._transport.resume_reading()
 
     # -- connecting ----------------------------------------------------------------------
 
