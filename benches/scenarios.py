@@ -11,6 +11,8 @@ the same server, one after the other, and the table shows both and their ratio. 
 Ajax uses fetch under Node).
 
 - S1: one channel receives 200,000 pushes of 100-byte payloads, each delivered to a callback.
+- S1 stream: the same burst read with ``async for`` from ``channel.stream()`` (against the JS
+  client's S1: it has no streams).
 - S2: 2,000 channels joined on one socket (time, memory per channel).
 - S3: 20 rounds of broadcasts to those 2,000 channels (40,000 events).
 - S4: 20,000 pushes with replies, at most 100 in flight (rate, p50/p99 latency).
@@ -86,6 +88,29 @@ async def s1(url: str, scale: float) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     await socket.disconnect()
     assert state["sum"] == n * (n - 1) // 2, "burst out of order or incomplete"
+    return {"messages": n, "seconds": seconds, "rate": n / seconds}
+
+
+async def s1_stream(url: str, scale: float) -> dict[str, Any]:
+    """S1 read through ``channel.stream()`` (the JS client has no streams: compared with its
+    callbacks). Nothing may be dropped at the default ``maxsize``."""
+    n = round(200_000 * scale)
+    socket = await connect(url)
+    channel = socket.channel(f"echo:{RUN}-s1-stream")
+    await channel.join()
+    stream = channel.stream("burst_msg")
+    total = count = 0
+    start = time.perf_counter()
+    await channel.push("burst", {"n": n, "size": 100})
+    async for message in stream:
+        total += message.payload["i"]
+        count += 1
+        if count == n:
+            break
+    seconds = time.perf_counter() - start
+    await socket.disconnect()
+    assert stream.dropped == 0, f"the stream dropped {stream.dropped} messages"
+    assert total == n * (n - 1) // 2, "burst out of order or incomplete"
     return {"messages": n, "seconds": seconds, "rate": n / seconds}
 
 
@@ -197,6 +222,7 @@ async def s5(url: str, scale: float) -> dict[str, Any]:
 
 SCENARIOS: dict[str, Callable[[str, float], Awaitable[dict[str, Any]]]] = {
     "s1": s1,
+    "s1stream": s1_stream,
     "s4": s4,
     "s2s3": s2s3,
     "s5": s5,
@@ -225,7 +251,12 @@ def run_python(url: str, scenario: str, scale: float, transport: str) -> dict[st
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+#: Scenarios the JS client runs as another one (it has no streams).
+JS_EQUIVALENT = {"s1stream": "s1"}
+
+
 def run_js(url: str, scenario: str, scale: float, transport: str) -> dict[str, Any]:
+    scenario = JS_EQUIVALENT.get(scenario, scenario)
     cmd = ["node", "--expose-gc", str(JS_SCRIPT), url, scenario, str(scale), transport]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}"
@@ -239,12 +270,15 @@ def flatten(scenario: str, result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """S2 and S3 run together; report them as two rows."""
     if scenario == "s2s3":
         return {"S2": result["s2"], "S3": result["s3"]}
+    if scenario == "s1stream":
+        return {"S1 stream": result}
     return {scenario.upper(): result}
 
 
 # Per row: the figure compared, and whether higher is better.
 HEADLINE = {
     "S1": ("rate", True),
+    "S1 stream": ("rate", True),
     "S2": ("seconds", False),
     "S3": ("rate", True),
     "S4": ("rate", True),
