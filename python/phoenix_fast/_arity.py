@@ -9,10 +9,10 @@ from typing import Any
 __all__ = ["positional_arity"]
 
 
-def positional_arity(callback: Callable[..., Any], most: int) -> int:
-    """The callback's required positional parameters, at most ``most`` (``most`` for
-    ``*args``), so that ``lambda p, t=topic: ...`` is given one argument. Callables whose
-    signature cannot be read are given one."""
+def positional_arity(callback: Callable[..., Any], most: int, star: int | None = None) -> int:
+    """The callback's required positional parameters, at most ``most``, so that
+    ``lambda p, t=topic: ...`` is given one argument; ``*args`` gets ``star`` (``most`` by
+    default). Callables whose signature cannot be read are given one."""
     try:
         params = inspect.signature(callback).parameters.values()
     except (TypeError, ValueError):
@@ -20,7 +20,7 @@ def positional_arity(callback: Callable[..., Any], most: int) -> int:
     count = 0
     for param in params:
         if param.kind is inspect.Parameter.VAR_POSITIONAL:
-            return most
+            return most if star is None else max(count, star)
         if param.default is inspect.Parameter.empty and param.kind in (
             inspect.Parameter.POSITIONAL_ONLY,
             inspect.Parameter.POSITIONAL_OR_KEYWORD,

@@ -186,10 +186,11 @@ class Lifecycle(Dispatcher):
 
     def _on_conn_error(self, conn: Connection, error: BaseException) -> None:
         self._log.error("transport", f"error: {error}", error)
-        # as JS: (error, transport, established connections), to those that take them
+        # as JS: (error, transport, established connections), to those that require them;
+        # *args callables (logger.error, print) get the error alone, as before
         args = (error, self._transport_factory, self.established_connections)
         for _, callback in self._callbacks["error"]:
-            self._run_callback(callback, *args[: positional_arity(callback, 3)])
+            self._run_callback(callback, *args[: positional_arity(callback, 3, star=1)])
         for channel in self.channels:
             channel._on_socket_error()
         self._trigger_chan_error("connection_error", conn)

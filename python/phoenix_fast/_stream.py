@@ -110,7 +110,7 @@ class ChannelStream(AsyncIterator[Message]):
                 return self._queue.popleft()
             if self._closed:
                 raise StopAsyncIteration
-            waiter = self._waiter = self.channel.socket._loop().create_future()
+            waiter = self._waiter = self._socket._running_loop().create_future()
             try:
                 await waiter
             finally:

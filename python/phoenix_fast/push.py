@@ -181,7 +181,7 @@ class Push(Outcome[Any]):
             self.set_exception(self._error_cls(f"{where}: {status}", status, response))
 
     def _waiter_loop(self) -> asyncio.AbstractEventLoop:
-        return self.channel.socket._loop()
+        return self.channel.socket._running_loop()
 
     def _fail(self, error: BaseException) -> None:
         """Fails the awaiters (not the ``receive`` callbacks) with ``error``."""

@@ -281,9 +281,10 @@ class Socket(Lifecycle):
     def on_error(self, callback: ErrorCallback) -> str:
         """Calls ``callback(exception)`` whenever a connection fails; returns a ref.
 
-        As in JS, a callback taking more positional parameters also gets the transport
+        As in JS, a callback requiring more positional parameters also gets the transport
         factory in use and the number of connections established so far:
-        ``callback(exception, transport, established_connections)``.
+        ``callback(exception, transport, established_connections)`` (a ``*args`` callable,
+        ``logger.error`` say, gets the exception alone).
         """
         return self._add_callback("error", callback)
 

@@ -11,7 +11,9 @@ from helpers import connected, join, last
 
 from phoenix_fast.errors import DecodeError
 from phoenix_fast.message import Message
+from phoenix_fast.push import Push
 from phoenix_fast.socket import Socket
+from phoenix_fast.transports.mock import MockTransport, phoenix_server
 
 
 async def test_garbage_frames_are_logged_and_the_connection_stays_up(
@@ -139,6 +141,51 @@ async def test_logs_never_contain_tokens_or_param_values(caplog: pytest.LogCaptu
 def test_a_socket_can_be_made_outside_a_loop() -> None:
     socket = Socket("wss://example.com/socket")
     assert socket.connection_state() == "closed"
+
+
+def test_a_socket_left_on_an_unclosed_loop_works_on_the_next_one() -> None:
+    server = MockTransport(phoenix_server)
+    socket = Socket("ws://example.test/socket", transport=server, heartbeat_interval=None)
+
+    async def on_the_first_loop() -> None:
+        await socket.connect()
+        await socket.disconnect()
+
+    first = asyncio.new_event_loop()
+    try:
+        first.run_until_complete(on_the_first_loop())
+
+        async def on_the_next_loop() -> Any:
+            channel = socket.channel("room")
+            joining = asyncio.ensure_future(_awaited(channel.join()))
+            await asyncio.sleep(0)  # awaiting the join before connect() binds this loop
+            await socket.connect()
+            reply = await joining
+            await socket.disconnect()
+            return reply
+
+        assert asyncio.run(on_the_next_loop()) == {}
+    finally:
+        first.close()
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+async def test_a_raising_callable_payload_leaves_nothing_pending_with_logging_on() -> None:
+    socket, _ = await connected(phoenix_server, logger=lambda kind, msg, data: None)
+    channel = socket.channel("room")
+    await channel.join()
+
+    def broken() -> Any:
+        raise RuntimeError("no payload")
+
+    push = Push(channel, "event", broken, 5.0)
+    with pytest.raises(RuntimeError):
+        push.send()  # the general path (logging on), not channel.push's
+    assert len(socket._pending) == 0
+    await socket.disconnect()
 
 
 async def test_a_rejoin_that_cannot_be_encoded_does_not_break_the_open(

@@ -160,6 +160,34 @@ async def test_pings_are_answered_and_a_server_close_reconnects() -> None:
         await socket.disconnect()
 
 
+async def test_nothing_is_written_after_echoing_the_servers_close() -> None:
+    seen: list[tuple[int, bytes]] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        _, join = await read_frame(reader)
+        join_ref = json.loads(join)[0]
+        reply = [join_ref, join_ref, "t", "phx_reply", {"status": "ok", "response": {}}]
+        writer.write(server_frame(0x1, json.dumps(reply).encode()))
+        # one write: a message whose binding pushes more than FLUSH_EVERY frames, then a close
+        go = json.dumps([join_ref, None, "t", "go", {}]).encode()
+        writer.write(server_frame(0x1, go) + server_frame(0x8, (1000).to_bytes(2, "big")))
+        while True:
+            seen.append(await read_frame(reader))
+
+    async with RawServer(script) as server:
+        socket = Socket(server.url, heartbeat_interval=None, reconnect_after=lambda tries: 60)
+        await socket.connect()
+        channel = socket.channel("t")
+        channel.on("go", lambda _: [channel.push("x", {"i": i}) for i in range(FLUSH_EVERY + 8)])
+        closes: list[Any] = []
+        socket.on_close(closes.append)
+        await channel.join()
+        await wait_for(lambda: bool(closes))
+        await asyncio.sleep(0.05)
+        assert [opcode for opcode, _ in seen] == [0x8]  # the echo, and nothing after it
+        await socket.disconnect()
+
+
 async def test_a_framing_violation_is_an_error_then_a_reconnect() -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(0.05)  # (in the handshake's read, it would fail the connect)

@@ -59,6 +59,8 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         self._out: list[bytes] = []
         self._flush_scheduled = False
         self._paused = False
+        #: our close frame (or the echo of the server's) went out: nothing more is written
+        self._close_sent = False
         self._error_reported = False
         self._close_reported = False
         self._loop = asyncio.get_running_loop()
@@ -133,6 +135,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         self.resume_reading()  # the server's close frame must be read
         self._out.append(self._client.frame_close(code or WS_CLOSE_NORMAL, reason))
         self._flush()
+        self._close_sent = True
         self._set_timer(CLOSE_TIMEOUT, self._abort)
 
     def abort(self, code: int | None = None, reason: str = "") -> None:
@@ -142,6 +145,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
             # a last word for a peer that may be alive after all: written now, not awaited
             self._out.append(self._client.frame_close(code, reason))
             self._flush()
+            self._close_sent = True
         self.ready_state = _CLOSING
         if self._transport is not None:
             self._abort()  # connection_lost reports the close
@@ -216,6 +220,9 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         if outgoing:
             self._out.append(outgoing)
             self._flush()
+            # with the server's close echoed, nothing may follow (RFC 6455 5.5.1), not even
+            # frames that this read's messages make the bindings send below
+            self._close_sent = self._client.closed
         if items and self.ready_state is _OPEN:
             self._deliver(items)
         if self._client.closed and self._transport is not None and self.ready_state is not _CLOSED:
@@ -256,6 +263,9 @@ class WebSocketTransport(Transport, asyncio.Protocol):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        if self._close_sent:
+            self._out.clear()
+            return
         if self._out and self._transport is not None and not self._transport.is_closing():
             data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
             self._out.clear()
