@@ -94,10 +94,17 @@ class Dispatcher:
         """The next ref of this socket: "1", "2", ... (wrapping to "0"), as the JS client."""
         return self._pending.make_ref()
 
-    def _track(self, ref: str, push: Push, deadline: float) -> None:
-        self._pending.add(ref, push, deadline)
+    def _track(self, push: Push, now: float) -> str:
+        """Gives ``push`` a new ref and registers it, timing out ``push.timeout`` after
+        ``now``; forgets its previous ref. Returns the new ref."""
+        pending = self._pending
+        if push.ref is not None:
+            pending.resolve(push.ref)
+        deadline = push._deadline = now + push.timeout
+        ref = push.ref = pending.add_next(push, deadline)
         if self._wheel_at is None or deadline < self._wheel_at:
             self._arm(deadline)
+        return ref
 
     def _untrack(self, ref: str) -> bool:
         """Forgets the pending push ``ref``; False if it was not pending."""
@@ -137,12 +144,8 @@ class Dispatcher:
         if self._log.enabled:
             self._send_push(push)
             return True
-        pending = self._pending
         # an open connection was opened on this loop: no need for _now()'s checks
-        deadline = push._deadline = self._loop_obj.time() + push.timeout  # type: ignore[union-attr]
-        ref = push.ref = pending.add_next(push, deadline)
-        if self._wheel_at is None or deadline < self._wheel_at:
-            self._arm(deadline)
+        ref = self._track(push, self._loop_obj.time())  # type: ignore[union-attr]
         push.sent = True
         channel = push.channel
         payload = push._payload
@@ -155,7 +158,7 @@ class Dispatcher:
                 payload() if callable(payload) else payload,
             )
         except Exception:
-            pending.resolve(ref)
+            self._pending.resolve(ref)
             raise
         push._conn = conn
         return True
@@ -164,14 +167,7 @@ class Dispatcher:
         """Sends a channel's push with a fresh ref and starts its timeout (``Push.send``):
         a new ref, the push in the pending table with its deadline, the frame out (or
         buffered while disconnected)."""
-        pending = self._pending
-        if push.ref is not None:
-            pending.resolve(push.ref)
-        ref = push.ref = pending.make_ref()
-        deadline = push._deadline = self._now() + push.timeout
-        pending.add(ref, push, deadline)
-        if self._wheel_at is None or deadline < self._wheel_at:
-            self._arm(deadline)
+        ref = self._track(push, self._now())
         push.sent = True
         channel = push.channel
         payload = push._payload
@@ -181,7 +177,7 @@ class Dispatcher:
             message = Message(channel._join_push.ref, ref, channel.topic, push.event, payload)
             self._push(message, channel, push)
         except Exception:
-            pending.resolve(ref)
+            self._pending.resolve(ref)
             raise
 
     def _push(

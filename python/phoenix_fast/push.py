@@ -130,11 +130,7 @@ class Push(Outcome[Any]):
 
     def _start_timeout(self) -> None:
         socket = self.channel.socket
-        if self.ref is not None:
-            socket._untrack(self.ref)
-        self.ref = ref = socket.make_ref()
-        self._deadline = socket._now() + self.timeout
-        socket._track(ref, self, self._deadline)
+        socket._track(self, socket._now())
 
     def _cancel_timeout(self) -> None:
         if self.ref is not None:

@@ -146,12 +146,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
             self._out.append(self._client.frame_close(code, reason))
             self._flush()
             self._close_sent = True
-        self.ready_state = _CLOSING
-        if self._transport is not None:
-            self._abort()  # connection_lost reports the close
-        else:
-            self._abort()
-            self._report_close(None, "", was_clean=False)
+        self._drop()
 
     def pause_reading(self) -> None:
         if self._transport is not None and self.ready_state is _OPEN and not self._paused:
@@ -278,11 +273,15 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         if not self._error_reported and self.ready_state is not _CLOSED:
             self._error_reported = True
             self._handler.transport_error(error)
+        self._drop()
+
+    def _drop(self) -> None:
+        """Drops the connection now. Connected, ``connection_lost`` reports the close; still
+        connecting, it is reported here."""
         self.ready_state = _CLOSING
-        if self._transport is not None:
-            self._abort()  # connection_lost reports the close
-        else:
-            self._abort()
+        connected = self._transport is not None
+        self._abort()
+        if not connected:
             self._report_close(None, "", was_clean=False)
 
     def _abort(self) -> None:
