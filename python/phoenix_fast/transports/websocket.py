@@ -33,7 +33,7 @@ CLOSE_TIMEOUT = 2.0
 
 #: Frames sent in one loop iteration are written together, but in chunks of at most this
 #: many: the server starts on the first chunk while we are still encoding the next, instead
-#: of the two sides taking turns (with 100 pushes in flight this is 1.6x the reply rate).
+#: of the two sides taking turns (with 100 pushes in flight, S4, about twice the reply rate).
 FLUSH_EVERY = 32
 
 _OPEN, _CLOSING, _CLOSED = SocketState.OPEN, SocketState.CLOSING, SocketState.CLOSED
