@@ -33,6 +33,9 @@ Phoenix server); ``phoenix_server_factory(**options)`` starts servers with
 custom options. Options are the fields of :class:`ServerConfig`. ``wait_for(predicate)``
 polls a condition on the loop clock, for what the server does asynchronously.
 
+``FaultProxy(host, port)`` sits between a client and a server and breaks the link on
+command (cut, half-open, stall, delay, truncate, refuse), for testing reconnect handling.
+
 Names are imported lazily, so importing this package (the pytest plugin does)
 costs nothing until a server is used.
 """
@@ -46,12 +49,14 @@ if TYPE_CHECKING:
     from phoenix_fast.testing._thread import ServerThread
     from phoenix_fast.testing.config import ServerConfig
     from phoenix_fast.testing.context import ConnectInfo
+    from phoenix_fast.testing.faultproxy import FaultProxy
     from phoenix_fast.testing.process import ServerProcess
     from phoenix_fast.testing.server import ReferenceServer
     from phoenix_fast.testing.waiting import wait_for
 
 __all__ = [
     "ConnectInfo",
+    "FaultProxy",
     "ReferenceServer",
     "ServerConfig",
     "ServerProcess",
@@ -61,6 +66,7 @@ __all__ = [
 
 _MODULES = {
     "ConnectInfo": "phoenix_fast.testing.context",
+    "FaultProxy": "phoenix_fast.testing.faultproxy",
     "ReferenceServer": "phoenix_fast.testing.server",
     "ServerConfig": "phoenix_fast.testing.config",
     "ServerProcess": "phoenix_fast.testing.process",
