@@ -22,6 +22,7 @@ from phoenix_fast._constants import (
 from phoenix_fast._dispatch import Dispatcher
 from phoenix_fast._endpoint import auth_protocols, with_query
 from phoenix_fast._outcome import Outcome
+from phoenix_fast._redact import Redactor, redact_url
 from phoenix_fast._types import CloseEvent, SocketParams, TokenSource
 from phoenix_fast.errors import ConnectError, ConnectionClosed, HeartbeatTimeout
 from phoenix_fast.message import Message
@@ -56,6 +57,7 @@ class Lifecycle(Dispatcher):
     _decode: Decoder
     _reconnect_timer: Timer
     _close_was_clean: bool
+    _outage_logged: bool
     _connect_clock: int
     _next_open: Outcome[None] | None
     _heartbeat: asyncio.TimerHandle | None
@@ -78,8 +80,9 @@ class Lifecycle(Dispatcher):
         conn.start(self.params, self.auth_token)
 
     def _transport_options(self, params: Mapping[str, Any], token: str | None) -> TransportOptions:
+        url = with_query(self.endpoint, params, self.vsn)
         return TransportOptions(
-            url=with_query(self.endpoint, params, self.vsn),
+            url=url,
             encode=self._encode,
             decode=self._decode,
             protocols=auth_protocols(token) if token else None,
@@ -89,6 +92,7 @@ class Lifecycle(Dispatcher):
             max_message_size=self.max_message_size,
             connect_timeout=self.connect_timeout,
             compress=self.compress,
+            redactor=Redactor(url, token, (value for _, value in self._headers)),
         )
 
     def _open_outcome(self) -> Outcome[None]:
@@ -150,8 +154,9 @@ class Lifecycle(Dispatcher):
 
     def _on_conn_open(self, conn: Connection) -> None:
         if self._log.enabled:
-            self._log("transport", f"connected to {self.endpoint}")
+            self._log("transport", f"connected to {redact_url(self.endpoint)}")
         self._close_was_clean = False
+        self._outage_logged = False
         self.established_connections += 1
         self._yielded = None  # a pause of an earlier transport is not this one's
         self._flush_send_buffer()
@@ -185,7 +190,7 @@ class Lifecycle(Dispatcher):
             self._run_callback(callback, event)
 
     def _on_conn_error(self, conn: Connection, error: BaseException) -> None:
-        self._log.error("transport", f"error: {error}", error)
+        self._report_conn_error(error)
         # as JS: (error, transport, established connections), to those that require them;
         # *args callables (logger.error, print) get the error alone, as before
         args = (error, self._transport_factory, self.established_connections)
@@ -194,6 +199,18 @@ class Lifecycle(Dispatcher):
         for channel in self.channels:
             channel._on_socket_error()
         self._trigger_chan_error("connection_error", conn)
+
+    def _report_conn_error(self, error: BaseException) -> None:
+        """Logs a failed connection: one WARNING per outage (the first failure since the
+        socket was last open), the retries' failures as traces. An error that an awaiting
+        ``connect()`` raises to its caller is not also logged as a warning."""
+        next_open = self._next_open
+        if self._outage_logged or (next_open is not None and next_open.awaited):
+            if self._log.enabled:
+                self._log("transport", f"error: {error}", error)
+            return
+        self._outage_logged = True
+        self._log.error("transport", f"error: {error} (retrying; later failures at DEBUG)", error)
 
     def _trigger_chan_error(self, reason: str, conn: Connection | None = None) -> None:
         """Errors the channels that must rejoin once ``conn`` stopped being open."""

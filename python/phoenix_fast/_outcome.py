@@ -33,6 +33,11 @@ class Outcome(Generic[T]):
         """Whether the outcome is settled."""
         return self._done
 
+    @property
+    def awaited(self) -> bool:
+        """Whether a coroutine is waiting on the outcome right now."""
+        return self._waiters is not None
+
     def set_result(self, value: T) -> bool:
         """Settles with ``value``; returns False (and does nothing) if already settled."""
         if self._done:

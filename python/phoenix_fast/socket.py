@@ -30,6 +30,7 @@ from phoenix_fast._fallback import (
 from phoenix_fast._lifecycle import Lifecycle
 from phoenix_fast._logging import SocketLog
 from phoenix_fast._outcome import Outcome
+from phoenix_fast._redact import redact_url
 from phoenix_fast._states import SocketState
 from phoenix_fast._types import (
     CloseEvent,
@@ -170,6 +171,7 @@ class Socket(Lifecycle):
         #: How many connections opened so far.
         self.established_connections = 0
         self._close_was_clean = True
+        self._outage_logged = False
         self._connect_clock = 1
         self._next_open: Outcome[None] | None = None
         self._heartbeat: asyncio.TimerHandle | None = None
@@ -298,10 +300,38 @@ class Socket(Lifecycle):
         for kind, callbacks in self._callbacks.items():
             self._callbacks[kind] = [(r, cb) for r, cb in callbacks if r not in drop]
 
+    @property
+    def transport_name(self) -> str:
+        """The transport in use, or to be used by the next connect: ``"websocket"``,
+        ``"longpoll"``, or the class name of a custom transport."""
+        conn = self._conn
+        transport = conn.transport if conn is not None else None
+        if transport is not None:
+            return _transport_name(type(transport))
+        return _transport_name(self._transport_factory)
+
+    def __repr__(self) -> str:
+        state = self.connection_state().value
+        channels = sum(len(on_topic) for on_topic in self._topics.values())
+        return (
+            f"<Socket {redact_url(self.endpoint)} {state} via {self.transport_name}, "
+            f"{channels} channels>"
+        )
+
     def _add_callback(self, kind: str, callback: Callable[..., object]) -> str:
         ref = self.make_ref()
         self._callbacks[kind] = [*self._callbacks[kind], (ref, callback)]
         return ref
+
+
+def _transport_name(factory: object) -> str:
+    name = getattr(factory, "__name__", type(factory).__name__)
+    known = {
+        "WebSocketTransport": "websocket",
+        "LongPoll": "longpoll",
+        "LongPollFactory": "longpoll",
+    }
+    return known.get(name, name)
 
 
 def _default_transport() -> TransportFactory:

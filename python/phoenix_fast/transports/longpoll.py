@@ -31,7 +31,6 @@ import asyncio
 import base64
 import binascii
 import ssl as _ssl
-from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
@@ -42,6 +41,7 @@ from yarl import URL
 from phoenix_fast._constants import AUTH_TOKEN_PREFIX, DEFAULT_VSN
 from phoenix_fast._fallback import DEFAULT_LONGPOLLER_TIMEOUT
 from phoenix_fast._logging import LOGGER
+from phoenix_fast._redact import redact_url
 from phoenix_fast._states import SocketState
 from phoenix_fast.errors import (
     ConnectError,
@@ -52,7 +52,14 @@ from phoenix_fast.errors import (
 )
 from phoenix_fast.message import Message
 from phoenix_fast.serializers.native import default_codec
-from phoenix_fast.transports.base import Transport, TransportHandler, TransportOptions
+from phoenix_fast.transports.base import (
+    Transport,
+    TransportHandler,
+    TransportOptions,
+    client_ssl,
+    describe_os_error,
+    guard,
+)
 
 __all__ = [
     "DEFAULT_LONGPOLLER_TIMEOUT",
@@ -83,6 +90,10 @@ _CLOSING, _CLOSED = SocketState.CLOSING, SocketState.CLOSED
 
 class _Timeout(Exception):
     """A request took longer than the longpoller timeout."""
+
+
+class _RequestFailed(Exception):
+    """A request got no usable answer; the message says why, with no secret in it."""
 
 
 def longpoll_url(url: str) -> str:
@@ -117,14 +128,6 @@ def _vsn_major(url: str) -> int:
         if key == "vsn":
             vsn = value  # the socket appends vsn last; the last one is the server's
     return 1 if vsn.startswith("1.") else 2
-
-
-def _client_ssl(option: _ssl.SSLContext | bool | None, secure: bool) -> _ssl.SSLContext | bool:
-    if isinstance(option, _ssl.SSLContext):
-        return option
-    if option is False and secure:
-        raise ValueError("ssl=False cannot be used with https://; pass an SSLContext instead")
-    return True
 
 
 class LongPollFactory:
@@ -195,8 +198,13 @@ class LongPoll(Transport):
         self.endpoint = longpoll_url(options.url)
         parts = urlsplit(self.endpoint)
         if parts.scheme not in ("http", "https"):
-            raise ValueError(f"LongPoll needs an http(s) endpoint, not {self.endpoint!r}")
-        self._ssl = _client_ssl(options.ssl, parts.scheme == "https")
+            shown = redact_url(self.endpoint)
+            raise ValueError(f"LongPoll needs an http(s) endpoint, not {shown!r}")
+        self._ssl: _ssl.SSLContext | bool = (
+            client_ssl(options.ssl, "https") if parts.scheme == "https" else False
+        )
+        self._shown_url = redact_url(self.endpoint)
+        self._redactor = options.redactor
         ndjson = _vsn_major(options.url) == 2
         # the default serializer always: custom encode/decode are ignored, as in the JS client
         self._codec = default_codec(2 if ndjson else 1)
@@ -257,26 +265,41 @@ class LongPoll(Transport):
     # -- polling -------------------------------------------------------------------------
 
     async def _poll_loop(self) -> None:
+        """Polls until closed. Every way a poll can fail ends in a reported close, which the
+        socket answers with a reconnect: LongPoll has no heartbeat to notice otherwise."""
         try:
             while self._state is _CONNECTING or self._state is _OPEN:
                 try:
-                    raw = await self._fetch("GET", {"Accept": "application/json"}, None)
+                    status, raw = await self._fetch("GET", {"Accept": "application/json"}, None)
+                    answer = self._decode_poll(status, raw)
                 except _Timeout:
                     self._fail("the poll timed out", CLOSE_NO_STATUS, "timeout")
                     return
-                self._on_poll(*self._decode_poll(raw))
+                except _RequestFailed as exc:
+                    self._fail(f"the poll failed: {exc}", CLOSE_INTERNAL_ERROR)
+                    return
+                self._on_poll(*answer)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug or a surprise: still a close the socket sees
+            detail = self._redactor.scrub(repr(exc))
+            self._fail(f"polling stopped on {detail}", CLOSE_INTERNAL_ERROR)
         finally:
-            self._poller = None
+            if self._poller is asyncio.current_task():
+                self._poller = None
 
-    def _decode_poll(self, raw: bytes | None) -> tuple[Any, Any, list[Any]]:
-        """(status, token, messages) of a poll answer, decoded in one native call; status 0
-        for a network error or a body that is not a poll answer."""
-        if not raw:
-            return 0, None, []
+    def _decode_poll(self, http_status: int, raw: bytes) -> tuple[Any, Any, list[Any]]:
+        """(status, token, messages) of a poll answer, decoded in one native call.
+
+        Raises:
+            _RequestFailed: the answer is not a LongPoll body.
+        """
         try:
             return self._codec.decode_poll(raw)
         except DecodeError:
-            return 0, None, []
+            if http_status == 410 and self._token is not None:
+                return 410, None, []  # a proxy's plain 410: the session is gone all the same
+            raise _RequestFailed(_bad_body(http_status, raw)) from None
 
     def _on_poll(self, status: Any, token: Any, items: list[Any]) -> None:
         if status == 410 and self._token is not None:
@@ -286,17 +309,17 @@ class LongPoll(Transport):
             self._set_token(token)
         if status == 200:
             if items and self._state is _OPEN:
-                _guard(self._handler.transport_messages, items)
+                guard(self._handler.transport_messages, items)
         elif status == 410 and self._token is not None:
             self._state = _OPEN
-            _guard(self._handler.transport_open)
+            guard(self._handler.transport_open)
             if self._out and self._poster is None and self._state is _OPEN:
                 self._poster = self._loop.create_task(self._post_loop())
         elif status == 403:
             refused = ConnectError("the server refused the LongPoll connection (403)", 403)
             self._finish(refused, CLOSE_FORBIDDEN, "forbidden", was_clean=False)
-        elif status == 0 or status == 500:
-            self._fail(f"the poll failed (status {status})", CLOSE_INTERNAL_ERROR)
+        elif status == 500:
+            self._fail("the poll failed: the server answered status 500", CLOSE_INTERNAL_ERROR)
         elif status != 204:
             unknown = ProtocolError(f"unhandled LongPoll status {status!r}")
             self._finish(unknown, CLOSE_INTERNAL_ERROR, "internal server error", was_clean=False)
@@ -321,38 +344,55 @@ class LongPoll(Transport):
                 except _Timeout:
                     self._fail("a POST timed out", CLOSE_NO_STATUS, "timeout")
                     return
-                status = None if body is None else body.get("status")
-                if status != 200:
-                    self._fail(f"a POST failed (status {status})", CLOSE_INTERNAL_ERROR)
+                except _RequestFailed as exc:
+                    self._fail(f"a POST failed: {exc}", CLOSE_INTERNAL_ERROR)
                     return
+                status = body.get("status")
+                if status != 200:
+                    self._fail(
+                        f"a POST failed: the server answered status {status!r}",
+                        CLOSE_INTERNAL_ERROR,
+                    )
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            detail = self._redactor.scrub(repr(exc))
+            self._fail(f"sending stopped on {detail}", CLOSE_INTERNAL_ERROR)
         finally:
             if self._poster is asyncio.current_task():
                 self._poster = None
 
     # -- HTTP ----------------------------------------------------------------------------
 
-    async def _request(self, method: str, headers: dict[str, str], data: bytes | None) -> Any:
-        """The answer's JSON object; None for a network error or a body that is not one.
+    async def _request(
+        self, method: str, headers: dict[str, str], data: bytes | None
+    ) -> dict[str, Any]:
+        """The answer's JSON object.
 
         Raises:
             _Timeout: the request took longer than the longpoller timeout.
+            _RequestFailed: a network error, or a body that is not a JSON object.
         """
-        raw = await self._fetch(method, headers, data)
-        if not raw:
-            return None
+        status, raw = await self._fetch(method, headers, data)
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            return None
-        return body if isinstance(body, dict) else None
+            body = None
+        if not isinstance(body, dict):
+            raise _RequestFailed(_bad_body(status, raw))
+        return body
 
     async def _fetch(
         self, method: str, headers: dict[str, str], data: bytes | None
-    ) -> bytes | None:
-        """The answer's body; None for a network error.
+    ) -> tuple[int, bytes]:
+        """The answer's HTTP status and body. Redirects are not followed: a LongPoll
+        endpoint never redirects, and following one would hand the auth token's header to
+        wherever it points.
 
         Raises:
             _Timeout: the request took longer than the longpoller timeout.
+            _RequestFailed: the request failed on the network (the message says how).
         """
         session = self._session
         if session is None:
@@ -367,14 +407,16 @@ class LongPoll(Transport):
         if self._token is not None and self._token_in != "query":
             headers[TOKEN_HEADER] = self._token
         try:
-            async with session.request(method, self._url, headers=headers, data=data) as resp:
-                raw = await resp.read()
+            async with session.request(
+                method, self._url, headers=headers, data=data, allow_redirects=False
+            ) as resp:
+                return resp.status, await resp.read()
         except asyncio.TimeoutError:
             raise _Timeout from None
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            LOGGER.debug("LongPoll %s %s failed: %r", method, self.endpoint, exc)
-            return None
-        return raw
+            why = self._redactor.scrub(_network_failure(exc))
+            LOGGER.debug("LongPoll %s %s failed: %s", method, self._shown_url, why)
+            raise _RequestFailed(why) from None
 
     # -- closing -------------------------------------------------------------------------
 
@@ -385,9 +427,9 @@ class LongPoll(Transport):
         if code == CLOSE_SESSION_GONE:
             error = ConnectionClosed(message, code, reason)
         elif opened:
-            error = TransportError(f"{message} ({self.endpoint})")
+            error = TransportError(f"{message} ({self._shown_url})")
         else:
-            error = ConnectError(f"{message} ({self.endpoint})")
+            error = ConnectError(f"{message} ({self._shown_url})")
         self._finish(error, code, reason, was_clean=False)
 
     def _finish(
@@ -399,7 +441,7 @@ class LongPoll(Transport):
         self._state = _CLOSING
         self._out.clear()
         if error is not None:
-            _guard(self._handler.transport_error, error)
+            guard(self._handler.transport_error, error)
         current = asyncio.current_task()
         tasks = [t for t in (self._poller, self._poster) if t is not None and t is not current]
         for task in tasks:
@@ -420,12 +462,31 @@ class LongPoll(Transport):
             self._state = _CLOSED
             if not self._close_reported:
                 self._close_reported = True
-                _guard(self._handler.transport_close, code, reason, was_clean)
+                guard(self._handler.transport_close, code, reason, was_clean)
 
 
-def _guard(report: Callable[..., None], *args: Any) -> None:
-    """Runs a handler report; a bug there must not break the transport, only be logged."""
-    try:
-        report(*args)
-    except Exception:
-        LOGGER.exception("the transport handler raised")
+def _network_failure(exc: BaseException) -> str:
+    """What went wrong with a request, in words that carry no URL.
+
+    aiohttp's exceptions may print the request's URL, query included; only their kind and
+    the operating system's reason are shown.
+    """
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port} ({describe_os_error(exc.os_error)})"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection before answering"
+    if isinstance(exc, OSError):
+        return f"network error ({describe_os_error(exc)})"
+    return f"the request failed ({type(exc).__name__})"
+
+
+def _bad_body(http_status: int, raw: bytes) -> str:
+    if 300 <= http_status < 400:
+        return (
+            f"the server answered HTTP {http_status} (a redirect, which LongPoll does not follow)"
+        )
+    if http_status != 200:
+        return f"the server answered HTTP {http_status} without a LongPoll body"
+    if not raw:
+        return "the server answered with an empty body"
+    return "the server's answer is not a LongPoll body"

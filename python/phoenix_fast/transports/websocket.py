@@ -13,18 +13,22 @@ choice).
 from __future__ import annotations
 
 import asyncio
-import ssl as _ssl
-from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 from phoenix_fast import _native
 from phoenix_fast._constants import WS_CLOSE_NORMAL
-from phoenix_fast._logging import LOGGER
 from phoenix_fast._states import SocketState
 from phoenix_fast.errors import ConnectError, DecodeError, ProtocolError
 from phoenix_fast.message import Message
-from phoenix_fast.transports.base import Transport, TransportHandler, TransportOptions
+from phoenix_fast.transports.base import (
+    Transport,
+    TransportHandler,
+    TransportOptions,
+    client_ssl,
+    describe_os_error,
+    guard,
+)
 
 __all__ = ["WebSocketTransport"]
 
@@ -163,7 +167,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
 
     async def _connect(self) -> None:
         try:
-            ssl_context = _client_ssl(self._options.ssl) if self._secure else None
+            ssl_context = client_ssl(self._options.ssl, "wss") if self._secure else None
             await self._loop.create_connection(
                 lambda: self,
                 self._host,
@@ -174,15 +178,18 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            where = f"{self._host}:{self._port}"
-            self._fail(ConnectError(f"cannot connect to {where}: {exc}"), exc)
+            shown = self._options.shown_url
+            detail = self._options.redactor.scrub(describe_os_error(exc))
+            self._fail(ConnectError(f"cannot connect to {shown}: {detail}"), exc)
         finally:
             self._task = None
 
     def _on_connect_timeout(self) -> None:
         self._timer = None
         if self.ready_state is SocketState.CONNECTING:
-            self._fail(ConnectError(f"connecting to {self._host}:{self._port} timed out"))
+            shown = self._options.shown_url
+            timeout = self._options.connect_timeout
+            self._fail(ConnectError(f"connecting to {shown} timed out after {timeout} s"))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but behave as ones
@@ -202,15 +209,14 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         try:
             items = self._client.receive_handshake(data) if opening else self._client.feed(data)
         except Exception as exc:
-            error = exc if isinstance(exc, ConnectError | ProtocolError) else ConnectError(str(exc))
-            self._fail(error)
+            self._fail(self._handshake_error(exc) if opening else self._scrubbed(exc))
             return
         if items is None:
             return  # the handshake answer is not complete yet
         if opening:
             self._cancel_timer()
             self.ready_state = _OPEN
-            _guard(self._handler.transport_open)
+            guard(self._handler.transport_open)
         outgoing = self._client.take_outgoing()
         if outgoing:
             self._out.append(outgoing)
@@ -225,10 +231,25 @@ class WebSocketTransport(Transport, asyncio.Protocol):
             self.ready_state = _CLOSING
             self._transport.close()
 
+    def _handshake_error(self, exc: Exception) -> Exception:
+        """A failed upgrade as the user sees it: the URL (without its query) and why."""
+        text = f"{self._options.shown_url}: {self._options.redactor.scrub(str(exc))}"
+        if isinstance(exc, ProtocolError):
+            return type(exc)(text)
+        return ConnectError(text, getattr(exc, "status", None))
+
+    def _scrubbed(self, exc: Exception) -> Exception:
+        """``exc`` itself, unless its text carries a secret (then a copy without it)."""
+        text = str(exc)
+        clean = self._options.redactor.scrub(text)
+        if clean == text and isinstance(exc, ProtocolError):
+            return exc
+        return ProtocolError(clean)
+
     def _deliver(self, items: list[Any]) -> None:
         if self._options.codec is None:
             items = [self._decode(item) for item in items]
-        _guard(self._handler.transport_messages, items)
+        guard(self._handler.transport_messages, items)
 
     def _decode(self, item: Any) -> Any:
         if isinstance(item, Exception):
@@ -311,19 +332,3 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-
-
-def _guard(report: Callable[..., None], *args: Any) -> None:
-    """Runs a handler report; a bug there must not tear the connection down, only be logged."""
-    try:
-        report(*args)
-    except Exception:
-        LOGGER.exception("the transport handler raised")
-
-
-def _client_ssl(option: _ssl.SSLContext | bool | None) -> _ssl.SSLContext:
-    if isinstance(option, _ssl.SSLContext):
-        return option
-    if option is False:
-        raise ValueError("ssl=False cannot be used with wss://; pass an SSLContext instead")
-    return _ssl.create_default_context()
