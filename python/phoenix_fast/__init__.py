@@ -47,4 +47,8 @@ def __getattr__(name: str) -> Any:
         from phoenix_fast.transports.longpoll import LongPoll
 
         return LongPoll
+    if name == "sync":  # the blocking client: imported when first used
+        import importlib
+
+        return importlib.import_module("phoenix_fast.sync")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,159 @@
+"""One background event loop per process, for callers that are not coroutines.
+
+The synchronous client (``phoenix_fast.sync``) and the Locust user both run the asyncio
+client here: one real OS thread per process runs an event loop (uvloop when installed), and
+callers hand it coroutine factories with :meth:`LoopThread.run`, then wait for the result.
+
+How a caller waits is pluggable (a :class:`Waiter`): plain threads block on a
+``concurrent.futures`` wait; greenlets (Locust, once gevent monkey-patched the process) wait
+on a gevent event set through the hub's ``run_callback_threadsafe``, so the wait yields to the
+other greenlets instead of stalling the hub.
+
+The thread is started on first use, and again in a child process after a ``fork`` (Locust's
+``--processes``): a loop thread never crosses a fork.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import sys
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+__all__ = ["THREAD_WAITER", "LoopThread", "ThreadWaiter", "Waiter"]
+
+T = TypeVar("T")
+
+
+class Waiter(Protocol):
+    """How a caller waits for a result of the loop thread."""
+
+    def wait(self, future: concurrent.futures.Future[Any], timeout: float | None) -> bool:
+        """Blocks the caller until ``future`` is done or ``timeout`` seconds have passed;
+        returns whether it is done. ``future`` is completed in the loop thread."""
+        ...
+
+
+class ThreadWaiter:
+    """Waits with ``concurrent.futures`` (for plain threads)."""
+
+    def wait(self, future: concurrent.futures.Future[Any], timeout: float | None) -> bool:
+        """Blocks the calling thread until ``future`` is done or the timeout passes."""
+        concurrent.futures.wait((future,), timeout)
+        return future.done()
+
+
+#: The waiter of plain threads.
+THREAD_WAITER: Waiter = ThreadWaiter()
+
+
+def _gevent_monkey() -> Any:
+    """gevent's ``monkey`` module if the process imported it, else None."""
+    return sys.modules.get("gevent.monkey")
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:
+        monkey = _gevent_monkey()
+        if monkey is not None and monkey.is_module_patched("selectors"):
+            # a selector gevent did not patch: the loop thread is a real thread, not a greenlet
+            selector = monkey.get_original("selectors", "DefaultSelector")()
+            return asyncio.SelectorEventLoop(selector)
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def _start_os_thread(target: Callable[[], None]) -> None:
+    """Starts ``target`` in a real OS thread, even when gevent patched ``threading``."""
+    monkey = _gevent_monkey()
+    if monkey is not None and monkey.is_module_patched("threading"):
+        monkey.get_original("_thread", "start_new_thread")(target, ())
+        return
+    threading.Thread(target=target, name="phoenix-fast-loop", daemon=True).start()
+
+
+class LoopThread:
+    """An asyncio event loop running forever in a daemon OS thread.
+
+    Use :meth:`shared` for the process's one loop thread. Everything that touches a socket or
+    channel of this loop must run in the loop thread: through :meth:`run` (waits for the
+    result) or :meth:`call_soon` (does not).
+    """
+
+    _shared: LoopThread | None = None
+    _shared_lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self.loop = _new_loop()
+        self.pid = os.getpid()
+        self._thread_id: int | None = None
+
+        def run() -> None:
+            self._thread_id = threading.get_ident()
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_forever()
+
+        # not waited for: what callers schedule before the loop runs waits in its queue
+        _start_os_thread(run)
+
+    @classmethod
+    def shared(cls) -> LoopThread:
+        """The loop thread of this process, started on first use (so after any fork)."""
+        thread = cls._shared
+        if thread is not None and thread.pid == os.getpid():
+            return thread
+        with cls._shared_lock:
+            thread = cls._shared
+            if thread is None or thread.pid != os.getpid():
+                thread = cls._shared = cls()
+            return thread
+
+    def in_thread(self) -> bool:
+        """Whether the caller runs in this loop's thread (inside a callback, say)."""
+        return threading.get_ident() == self._thread_id
+
+    def call_soon(self, callback: Callable[..., object], *args: Any) -> None:
+        """Schedules ``callback(*args)`` in the loop thread; does not wait."""
+        self.loop.call_soon_threadsafe(callback, *args)
+
+    def run(
+        self,
+        make: Callable[[], Awaitable[T]],
+        timeout: float | None,
+        waiter: Waiter = THREAD_WAITER,
+    ) -> T:
+        """Runs ``await make()`` in the loop thread and returns its result.
+
+        ``make`` is called in the loop thread, so it may create sockets, channels and
+        pushes. The caller waits with ``waiter``.
+
+        Raises:
+            TimeoutError: no result within ``timeout`` seconds (the task is cancelled).
+            RuntimeError: called from the loop thread itself, where waiting would deadlock.
+            Exception: whatever ``await make()`` raised.
+        """
+        if self.in_thread():
+            raise RuntimeError(
+                "a blocking phoenix_fast call was made in the loop thread (from a callback?): "
+                "it would wait for itself forever. Use the async object (.async_socket, "
+                ".async_channel) there, without waiting"
+            )
+        future = asyncio.run_coroutine_threadsafe(_await(make), self.loop)
+        try:
+            done = waiter.wait(future, timeout)
+        except BaseException:  # interrupted (KeyboardInterrupt, a killed greenlet)
+            future.cancel()
+            raise
+        if not done:
+            future.cancel()
+            raise TimeoutError(f"no result within {timeout} s")
+        return future.result()
+
+
+async def _await(make: Callable[[], Awaitable[T]]) -> T:
+    return await make()
