@@ -110,6 +110,22 @@ class Dispatcher:
         """Forgets the pending push ``ref``; False if it was not pending."""
         return self._pending.resolve(ref) is not None
 
+    def _fail_in_flight(self, channel: Channel, error: BaseException) -> None:
+        """Fails the awaiters of ``channel``'s pushes that went out and still wait for a
+        reply, which can no longer come (its server process crashed or stopped).
+
+        Their pending entries stay, so that ``receive("timeout")`` hooks still run at the
+        deadline, as in JS; buffered pushes (not sent yet) are left alone. A scan of the
+        pending table: this happens once per channel crash, never per message.
+        """
+        pending = self._pending
+        join_push = channel._join_push
+        for push in pending.drain():
+            pending.add(push.ref, push, push._deadline)
+            if push.channel is channel and push._conn is not None and push is not join_push:
+                push._conn = None
+                push._fail(error)
+
     def _arm(self, deadline: float) -> None:
         if self._wheel is not None:
             self._wheel.cancel()

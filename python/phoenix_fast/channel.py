@@ -19,7 +19,7 @@ from phoenix_fast._stream import ChannelStream
 from phoenix_fast._types import BindingCallback, JoinParams, Payload
 from phoenix_fast.errors import (
     ChannelClosed,
-    ChannelError,
+    ChannelCrashed,
     ConnectionClosed,
     InvalidState,
     JoinError,
@@ -366,7 +366,9 @@ class Channel:
         # a join still in flight can no longer succeed: unlike JS, stop its timeout so that a
         # closed channel never comes back to life through the join-timeout rejoin
         self._join_push._cancel_timeout()
-        self._join_push._fail(ChannelClosed(f"channel {self.topic} closed"))
+        closed = ChannelClosed(f"channel {self.topic} closed: no reply can come")
+        self._join_push._fail(closed)
+        self.socket._fail_in_flight(self, closed)
         self._state = _CLOSED
         self.socket._remove(self)
 
@@ -376,6 +378,10 @@ class Channel:
         if self._state is _JOINING:
             self._join_push._reset()
             self._join_push._fail(_join_failure(self.topic, reason))
+        elif not _from_transport(reason):
+            # the server's channel process is gone: what it was asked cannot be answered
+            crashed = ChannelCrashed(f"channel {self.topic} crashed on the server")
+            self.socket._fail_in_flight(self, crashed)
         self._state = _ERRORED
         if self.socket.is_connected():
             self._rejoin_timer.schedule_timeout()
@@ -395,10 +401,16 @@ class Channel:
         return f"<Channel {self.topic} {self._state.value} join_ref={self.join_ref}>"
 
 
+def _from_transport(reason: Any) -> bool:
+    """Whether a ``phx_error`` is the socket's own (the connection dropped), not the
+    server's word that the channel crashed."""
+    return isinstance(reason, dict) and reason.get("source") == "transport"
+
+
 def _join_failure(topic: str, reason: Any) -> Exception:
-    if isinstance(reason, dict) and reason.get("source") == "transport":
+    if _from_transport(reason):
         return ConnectionClosed(f"the connection dropped while joining {topic}")
-    return ChannelError(f"channel {topic} errored while joining")
+    return ChannelCrashed(f"channel {topic} crashed on the server while joining")
 
 
 def _pass_payload(event: str, payload: Payload, ref: str | None) -> Payload:

@@ -12,7 +12,8 @@
     ├── ChannelError                         a channel operation failed on the server's word
     │   ├── JoinError                        the server refused a join (carries its response)
     │   ├── PushError                        a push was answered with a non-ok status
-    │   └── ChannelClosed                    the channel closed while an operation waited
+    │   ├── ChannelClosed                    the channel closed while an operation waited
+    │   └── ChannelCrashed                   the server's channel process crashed (phx_error)
     ├── PushTimeout (also TimeoutError)      no reply within the push's timeout
     ├── StreamOverflow (also BufferError)    a channel stream with overflow="error" overflowed
     └── InvalidState (also RuntimeError)     misuse: joining twice, pushing before join, ...
@@ -27,6 +28,7 @@ from typing import Any
 
 __all__ = [
     "ChannelClosed",
+    "ChannelCrashed",
     "ChannelError",
     "ConnectError",
     "ConnectionClosed",
@@ -117,6 +119,11 @@ class PushError(_ServerAnswer):
 
 class ChannelClosed(ChannelError):
     """The channel closed while an operation waited on it."""
+
+
+class ChannelCrashed(ChannelError):
+    """The server's channel process crashed (``phx_error``) while an operation waited on it:
+    no reply can come. The channel itself rejoins with backoff, as in JS."""
 
 
 class PushTimeout(PhoenixError, TimeoutError):
