@@ -23,95 +23,58 @@ Every join, push and connect is reported as a Locust request of type ``phoenix``
 subscribed events are reported as ``phoenix-event`` requests named ``event:<event>``
 (response time: the age of the payload's ``ts`` field, Unix milliseconds, if it has one).
 
-How it works: the asyncio client runs in one real OS thread per Locust process (with
-uvloop when installed), started on first use; greenlets submit coroutines to its loop with
-``call_soon_threadsafe`` and wait on a gevent event that the loop thread sets through the
-hub's ``run_callback_threadsafe``, so waiting never blocks other greenlets.
+How it works: the asyncio client runs in the process's one background loop thread (a real
+OS thread, with uvloop when installed; see ``phoenix_fast._loop_thread``, shared with
+``phoenix_fast.sync``), started on first use. Greenlets submit coroutines to its loop and
+wait on a gevent event that the loop thread sets through the hub's
+``run_callback_threadsafe``, so waiting never blocks the other greenlets. An event's age is
+taken in the loop thread when the message arrives; the reports themselves are batched and
+fired from a greenlet every half second.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import gevent  # type: ignore[import-untyped]
 import gevent.event  # type: ignore[import-untyped]
-import gevent.monkey  # type: ignore[import-untyped]
 from locust import User
 from locust.env import Environment
 
 from phoenix_fast import Socket
+from phoenix_fast._loop_thread import LoopThread
 from phoenix_fast.channel import Channel
 from phoenix_fast.load.runner import quiet_logger
 
-__all__ = ["LoopThread", "PhoenixClient", "PhoenixUser"]
+__all__ = ["GEVENT_WAITER", "GeventWaiter", "LoopThread", "PhoenixClient", "PhoenixUser"]
 
 T = TypeVar("T")
 _EVENT_BACKLOG = 100_000
 _FLUSH_SECONDS = 0.5
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - without uvloop: a selector gevent did not patch
-        selector = gevent.monkey.get_original("selectors", "DefaultSelector")()
-        return asyncio.SelectorEventLoop(selector)
-    return uvloop.new_event_loop()
+class GeventWaiter:
+    """Waits on a gevent event (the loop thread sets it through the hub), so the waiting
+    greenlet yields to the others instead of blocking the hub."""
 
-
-class LoopThread:
-    """An asyncio event loop running in a real OS thread (not a greenlet)."""
-
-    _shared: LoopThread | None = None
-
-    def __init__(self) -> None:
-        self.loop = _new_loop()
-        start_new_thread = gevent.monkey.get_original("_thread", "start_new_thread")
-        start_new_thread(self._run, ())
-
-    @classmethod
-    def shared(cls) -> LoopThread:
-        """The loop thread of this process, started on first use (so after any fork)."""
-        if cls._shared is None:
-            cls._shared = cls()
-        return cls._shared
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def call(self, make: Callable[[], Coroutine[Any, Any, T]], timeout: float) -> T:
-        """Runs ``make()`` on the loop; the calling greenlet waits (others keep running).
-
-        Raises:
-            TimeoutError: no result within ``timeout`` seconds (the coroutine is cancelled).
-            Exception: whatever the coroutine raised.
-        """
+    def wait(self, future: concurrent.futures.Future[Any], timeout: float | None) -> bool:
+        """Blocks the calling greenlet until ``future`` is done or the timeout passes."""
         hub = gevent.get_hub()
         done = gevent.event.Event()
-        box: list[asyncio.Future[T]] = []
 
-        def finished(task: asyncio.Future[T]) -> None:  # in the loop thread
-            if not task.cancelled():
-                task.exception()  # retrieved: the greenlet may be gone (Locust stopping)
-            box.append(task)
+        def finished(_: concurrent.futures.Future[Any]) -> None:  # in the loop thread
             hub.loop.run_callback_threadsafe(done.set)
 
-        def start() -> None:  # in the loop thread
-            task = self.loop.create_task(make())
-            task.add_done_callback(finished)
-            tasks.append(task)
+        future.add_done_callback(finished)
+        return bool(done.wait(timeout)) or future.done()
 
-        tasks: list[asyncio.Future[T]] = []
-        self.loop.call_soon_threadsafe(start)
-        if not done.wait(timeout):
-            self.loop.call_soon_threadsafe(lambda: [t.cancel() for t in tasks])
-            raise TimeoutError(f"no result within {timeout} s")
-        return box[0].result()
+
+GEVENT_WAITER = GeventWaiter()
 
 
 class PhoenixClient:
@@ -141,7 +104,7 @@ class PhoenixClient:
         self._params = params or {}
         self._options = options
         self._socket: Socket | None = None
-        self._incoming: collections.deque[tuple[str, float | None, int]] = collections.deque(
+        self._incoming: collections.deque[tuple[str, float, int]] = collections.deque(
             maxlen=_EVENT_BACKLOG
         )
         self._flusher: Any = None
@@ -156,8 +119,8 @@ class PhoenixClient:
             context={},
         )
 
-    def _call(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        return self.thread.call(make, self.timeout + 1.0)
+    def _call(self, make: Callable[[], Awaitable[T]]) -> T:
+        return self.thread.run(make, self.timeout + 1.0, GEVENT_WAITER)
 
     def connect(self) -> bool:
         """Connects (reported as ``connect``); True on success. Joins connect on their own."""
@@ -234,15 +197,21 @@ class PhoenixClient:
         return response
 
     def subscribe(self, channel: Channel, event: str) -> None:
-        """Reports every incoming ``event`` on ``channel`` as a ``phoenix-event`` request."""
+        """Reports every incoming ``event`` on ``channel`` as a ``phoenix-event`` request.
+
+        Its response time is the payload's age when it arrived (now minus its ``ts`` field,
+        Unix milliseconds), or 0 without a numeric ``ts``.
+        """
         incoming = self._incoming
 
-        def on_event(payload: Any) -> None:  # in the loop thread
+        def on_event(payload: Any) -> None:  # in the loop thread, as the message arrives
             ts = payload.get("ts") if isinstance(payload, dict) else None
-            sent = float(ts) if isinstance(ts, (int, float)) else None
-            incoming.append((event, sent, len(repr(payload))))
+            age = 0.0
+            if isinstance(ts, (int, float)) and not isinstance(ts, bool):
+                age = max(time.time() * 1000 - ts, 0.0)
+            incoming.append((event, age, len(repr(payload))))
 
-        self.thread.loop.call_soon_threadsafe(channel.on, event, on_event)
+        self.thread.call_soon(channel.on, event, on_event)
         if self._flusher is None:
             self._flusher = gevent.spawn(self._flush_forever)
 
@@ -254,13 +223,12 @@ class PhoenixClient:
     def flush(self) -> None:
         """Reports the events received so far (done every half second on its own)."""
         incoming, fire = self._incoming, self._fire_request
-        now = time.time() * 1000
         while incoming:
-            event, sent, length = incoming.popleft()
+            event, age, length = incoming.popleft()
             fire(
                 request_type="phoenix-event",
                 name=f"event:{event}",
-                response_time=max(now - sent, 0.0) if sent is not None else 0.0,
+                response_time=age,
                 response_length=length,
                 exception=None,
                 context={},
