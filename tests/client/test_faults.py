@@ -1,4 +1,9 @@
-"""Garbage from the server, raising user code, bounded memory: the reader survives all."""
+"""Garbage from the server, raising user code, bounded memory: the reader survives all.
+
+These run on fake time over a MockTransport. Faults of the network itself (a half-open
+link, a server that vanishes or refuses, latency, a truncated frame) need real sockets and
+a real loop: they are in ``test_integration_faults.py``, made by ``FaultProxy``.
+"""
 
 from __future__ import annotations
 
