@@ -10,20 +10,55 @@ adds load reports up exactly (:mod:`phoenix_fast.load`).
 
 ``phoenix-fast serve`` runs the reference server (``phoenix_fast.testing``)
 until interrupted and prints its URL as the first line of stdout.
+
+``load`` and ``report`` need the ``load`` extra (``pip install 'phoenix_fast[load]'``);
+without it they exit with status 2 and one line naming the extra, before any of
+their modules is imported. ``python -m phoenix_fast`` is the same command.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import signal
 import sys
 from collections.abc import Sequence
 
+from phoenix_fast import __version__
 from phoenix_fast.load.command import add_load_parser, add_report_parser
 
-__all__ = ["add_load_parser", "add_report_parser", "add_serve_parser", "build_parser", "main"]
+__all__ = [
+    "EXTRAS",
+    "add_load_parser",
+    "add_report_parser",
+    "add_serve_parser",
+    "build_parser",
+    "main",
+    "missing_extra",
+]
+
+#: The extra each subcommand needs, and the modules that extra brings (import names).
+EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "load": ("load", ("rich", "hdrh", *(("tomli",) if sys.version_info < (3, 11) else ()))),
+    "report": ("load", ("rich", "hdrh")),
+}
+
+
+def missing_extra(command: str) -> str | None:
+    """The one-line message for a subcommand whose extra is not installed, else None."""
+    extra, modules = EXTRAS.get(command, ("", ()))
+    module = ""
+    try:
+        for module in modules:
+            importlib.import_module(module)
+    except ImportError:
+        return (
+            f"'{command}' needs the '{extra}' extra (no module {module!r}): "
+            f"pip install 'phoenix_fast[{extra}]'"
+        )
+    return None
 
 
 def add_serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="phoenix-fast", description="Tools around the phoenix_fast Phoenix Channels client."
     )
+    parser.add_argument("--version", action="version", version=f"phoenix-fast {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_load_parser(subparsers)
     add_report_parser(subparsers)
@@ -122,6 +158,10 @@ def run_serve(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``phoenix-fast``."""
     args = build_parser().parse_args(argv)
+    message = missing_extra(args.command)
+    if message is not None:
+        print(f"phoenix-fast: error: {message}", file=sys.stderr)
+        return 2
     status: int = args.func(args)
     return status
 
