@@ -24,5 +24,7 @@ AUTH_TOKEN_PREFIX = "base64url.bearer.phx."
 WS_CLOSE_NORMAL = 1000
 #: Largest WebSocket message the client accepts by default.
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
+#: Most bytes a socket holds for the network before pushes fail with ``BufferFull``.
+DEFAULT_MAX_BUFFER = 8 * 1024 * 1024
 #: Events a channel handles itself (replies, close, error) before its bindings see them.
 CHANNEL_INTERNAL_EVENTS = frozenset((EVENT_REPLY, EVENT_CLOSE, EVENT_ERROR))

@@ -17,6 +17,7 @@ from phoenix_fast import _native
 from phoenix_fast._constants import CHANNEL_INTERNAL_EVENTS, EVENT_JOIN, EVENT_LEAVE
 from phoenix_fast._logging import SocketLog
 from phoenix_fast._states import ChannelState, SocketState
+from phoenix_fast.errors import BufferFull
 from phoenix_fast.message import Message
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ __all__ = ["Dispatcher"]
 _CLOSED, _JOINED = ChannelState.CLOSED, ChannelState.JOINED
 _INTERNAL = CHANNEL_INTERNAL_EVENTS
 _OPEN = SocketState.OPEN
+#: Pushes that backpressure never refuses: the channel's own life depends on them.
+_CONTROL = frozenset((EVENT_JOIN, EVENT_LEAVE))
 
 
 class Dispatcher:
@@ -157,6 +160,8 @@ class Dispatcher:
         transport = conn.transport
         if transport is None or transport.ready_state is not _OPEN:
             return False
+        if transport.write_blocked:
+            raise _buffer_full(transport)
         if self._log.enabled:
             self._send_push(push)
             return True
@@ -182,7 +187,17 @@ class Dispatcher:
     def _send_push(self, push: Push) -> None:
         """Sends a channel's push with a fresh ref and starts its timeout (``Push.send``):
         a new ref, the push in the pending table with its deadline, the frame out (or
-        buffered while disconnected)."""
+        buffered while disconnected).
+
+        Raises:
+            BufferFull: the connection holds ``max_buffer`` bytes already (never for a join
+                or a leave).
+            EncodeError: the payload cannot be encoded.
+        """
+        conn = self._conn
+        transport = conn.transport if conn is not None else None
+        if transport is not None and transport.write_blocked and push.event not in _CONTROL:
+            raise _buffer_full(transport)
         ref = self._track(push, self._now())
         push.sent = True
         channel = push.channel
@@ -434,6 +449,13 @@ class Dispatcher:
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
             self._log.error("callback", f"an async callback raised {exc!r}", exc)
+
+
+def _buffer_full(transport: Transport) -> BufferFull:
+    return BufferFull(
+        f"the socket holds {transport.buffered_amount} bytes the server has not read "
+        "(max_buffer): await socket.drain() or push more slowly"
+    )
 
 
 def _outdated(message: Message, channel: Channel) -> bool:

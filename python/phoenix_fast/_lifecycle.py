@@ -48,6 +48,7 @@ class Lifecycle(Dispatcher):
     max_message_size: int
     connect_timeout: float
     compress: bool
+    max_buffer: int | None
     established_connections: int
     _headers: list[tuple[str, str]]
     _ssl: ssl.SSLContext | None
@@ -92,6 +93,7 @@ class Lifecycle(Dispatcher):
             max_message_size=self.max_message_size,
             connect_timeout=self.connect_timeout,
             compress=self.compress,
+            max_buffer=self.max_buffer,
             redactor=Redactor(url, token, (value for _, value in self._headers)),
         )
 

@@ -169,6 +169,8 @@ class Channel:
         Raises:
             InvalidState: ``join()`` was never called.
             EncodeError: the payload cannot be encoded.
+            BufferFull: the socket already holds ``max_buffer`` bytes the server has not
+                read; nothing was sent (``await socket.drain()`` waits for room).
         """
         if not self._joined_once:
             raise InvalidState(

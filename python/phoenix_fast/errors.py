@@ -16,6 +16,7 @@
     │   └── ChannelCrashed                   the server's channel process crashed (phx_error)
     ├── PushTimeout (also TimeoutError)      no reply within the push's timeout
     ├── StreamOverflow (also BufferError)    a channel stream with overflow="error" overflowed
+    ├── BufferFull (also BufferError)        a push met a full outgoing buffer (max_buffer)
     └── InvalidState (also RuntimeError)     misuse: joining twice, pushing before join, ...
 
 Catch ``PhoenixError`` for everything; the builtin bases let ``except ValueError`` and
@@ -27,6 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BufferFull",
     "ChannelClosed",
     "ChannelCrashed",
     "ChannelError",
@@ -132,6 +134,12 @@ class PushTimeout(PhoenixError, TimeoutError):
 
 class StreamOverflow(PhoenixError, BufferError):
     """A ``channel.stream(..., overflow="error")`` received more messages than it could queue."""
+
+
+class BufferFull(PhoenixError, BufferError):
+    """A push was refused: the socket already holds ``max_buffer`` bytes that the server has
+    not read (it reads slower than we push, or stopped reading). Nothing was sent and the push
+    is not pending. ``await socket.drain()`` waits until pushes are accepted again."""
 
 
 class InvalidState(PhoenixError, RuntimeError):

@@ -12,6 +12,7 @@ from phoenix_fast import _native
 from phoenix_fast._backoff import Backoff, reconnect_after, rejoin_after, with_jitter
 from phoenix_fast._constants import (
     DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_MAX_BUFFER,
     DEFAULT_MAX_MESSAGE_SIZE,
     DEFAULT_TIMEOUT,
     DEFAULT_VSN,
@@ -102,6 +103,11 @@ class Socket(Lifecycle):
         compress: offer permessage-deflate; the server decides. Messages the server
             compresses are inflated (``max_message_size`` bounds their inflated size too);
             what the client sends goes out uncompressed. WebSocket only.
+        max_buffer: the most bytes the socket holds for a server that reads slower than it
+            is pushed to (8 MiB by default; None: no bound). Past it, ``channel.push`` raises
+            :class:`~phoenix_fast.errors.BufferFull` at once, so a server that stops reading
+            cannot make memory grow without bound; ``await socket.drain()`` waits instead.
+            Joins, leaves and heartbeats are never refused.
 
     Raises:
         ValueError: a path endpoint without ``base``, or an unknown scheme or ``vsn``.
@@ -132,6 +138,7 @@ class Socket(Lifecycle):
         long_poll_fallback: float | None = None,
         longpoller_timeout: float = DEFAULT_LONGPOLLER_TIMEOUT,
         compress: bool = False,
+        max_buffer: int | None = DEFAULT_MAX_BUFFER,
     ) -> None:
         super().__init__(SocketLog(logger))
         #: The WebSocket URL, without the query.
@@ -147,6 +154,9 @@ class Socket(Lifecycle):
         self.max_message_size = max_message_size
         self.connect_timeout = connect_timeout
         self.compress = compress
+        if max_buffer is not None and max_buffer <= 0:
+            raise ValueError(f"max_buffer must be positive or None, not {max_buffer!r}")
+        self.max_buffer = max_buffer
         self._headers = list(headers.items() if isinstance(headers, Mapping) else headers or ())
         self._ssl = ssl
         self.longpoller_timeout = longpoller_timeout
@@ -247,6 +257,21 @@ class Socket(Lifecycle):
         """Whether the connection is open."""
         conn = self._conn
         return conn is not None and conn.is_open()
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes pushed and not yet taken by the network (0 while disconnected)."""
+        conn = self._conn
+        transport = conn.transport if conn is not None else None
+        return transport.buffered_amount if transport is not None else 0
+
+    async def drain(self) -> None:
+        """Waits until the socket accepts pushes again (``buffered_amount`` back under
+        ``max_buffer``); returns at once when it does, and when the connection closes."""
+        conn = self._conn
+        transport = conn.transport if conn is not None else None
+        if transport is not None:
+            await transport.drain()
 
     async def ping(self) -> float | None:
         """Sends a heartbeat and measures the round trip.

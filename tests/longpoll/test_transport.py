@@ -442,3 +442,32 @@ def test_longpoll_skips_heartbeats() -> None:
     assert LongPoll.configure(timeout=1.0).skip_heartbeat is True
     with pytest.raises(ValueError, match="positive"):
         LongPoll.configure(timeout=0)
+
+
+# -- backpressure --------------------------------------------------------------------------
+
+
+async def test_a_post_the_server_does_not_answer_blocks_writes_past_max_buffer(
+    fake: FakeLongPoll, recorder: Recorder
+) -> None:
+    release = asyncio.Event()
+
+    async def slow_post(_request: Request) -> Any:
+        await release.wait()
+        return {"status": 200}
+
+    fake.on_post = slow_post
+    transport = LongPoll(options(fake.url, max_buffer=4096), recorder)
+    await asyncio.wait_for(recorder.opened.wait(), 5)
+    transport.send(msg("t", "e", {"data": "x" * 1000}))
+    await fake.posted.get()  # the first POST is in flight and unanswered
+    while not transport.write_blocked:
+        transport.send(msg("t", "e", {"data": "x" * 1000}))
+    assert transport.buffered_amount >= 4096
+    drained = asyncio.ensure_future(transport.drain())
+    await asyncio.sleep(0.01)
+    assert not drained.done()
+    release.set()
+    await asyncio.wait_for(drained, 5)
+    assert not transport.write_blocked
+    await close(transport, recorder)

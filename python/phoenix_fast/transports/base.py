@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias
 
-from phoenix_fast._constants import DEFAULT_MAX_MESSAGE_SIZE
+from phoenix_fast._constants import DEFAULT_MAX_BUFFER, DEFAULT_MAX_MESSAGE_SIZE
 from phoenix_fast._logging import LOGGER
 from phoenix_fast._redact import Redactor, redact_url
 from phoenix_fast._states import SocketState
@@ -64,6 +64,8 @@ class TransportOptions:
         max_message_size: the largest message accepted from the server, in bytes.
         connect_timeout: seconds allowed for the TCP, TLS and HTTP upgrade handshakes.
         compress: offer permessage-deflate (WebSocket only); the server decides.
+        max_buffer: bytes the transport may hold for a server that reads slower than we
+            write; past them it sets ``write_blocked`` (None: no bound).
         redactor: scrubs this connection's secrets (params, token, header values) out of
             text a transport did not write itself, such as a library's exception.
 
@@ -81,6 +83,7 @@ class TransportOptions:
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     connect_timeout: float = 10.0
     compress: bool = False
+    max_buffer: int | None = DEFAULT_MAX_BUFFER
     redactor: Redactor = field(default_factory=Redactor, repr=False)
 
     @property
@@ -113,6 +116,11 @@ class Transport(ABC):
 
     #: True for transports where Phoenix heartbeats make no sense (LongPoll).
     skip_heartbeat: ClassVar[bool] = False
+
+    #: True while the transport holds ``max_buffer`` bytes or more that the network has not
+    #: taken: the socket then refuses pushes (``BufferFull``). A plain attribute, read on
+    #: every push; a transport without flow control leaves it False.
+    write_blocked: bool = False
 
     @property
     @abstractmethod
@@ -163,6 +171,10 @@ class Transport(ABC):
     def buffered_amount(self) -> int:
         """Bytes accepted by ``send`` and not yet handed to the network."""
         return 0
+
+    async def drain(self) -> None:
+        """Waits until ``write_blocked`` is False (at once if it is, or once closed)."""
+        return
 
 
 @functools.cache

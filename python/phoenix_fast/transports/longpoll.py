@@ -217,6 +217,10 @@ class LongPoll(Transport):
         self._url = URL(self.endpoint, encoded=True)
         self._state = _CONNECTING
         self._out: list[str] = []
+        #: characters in ``_out`` (frames are ASCII JSON or base64: bytes on the wire)
+        self._out_size = 0
+        self._max_buffer = options.max_buffer
+        self._drain_waiters: list[asyncio.Future[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._poster: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
@@ -243,7 +247,21 @@ class LongPoll(Transport):
 
     @property
     def buffered_amount(self) -> int:
-        return sum(map(len, self._out))
+        return self._out_size
+
+    async def drain(self) -> None:
+        if not self.write_blocked or self._state is not _OPEN:
+            return
+        waiter = self._loop.create_future()
+        self._drain_waiters.append(waiter)
+        await waiter
+
+    def _wake_drainers(self) -> None:
+        self.write_blocked = False
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     @property
     def session_token(self) -> str | None:
@@ -255,6 +273,9 @@ class LongPoll(Transport):
         if isinstance(frame, bytes):
             frame = base64.b64encode(frame).decode("ascii")
         self._out.append(frame)
+        self._out_size += len(frame)
+        if self._max_buffer is not None and self._out_size >= self._max_buffer:
+            self.write_blocked = True
         if self._poster is None and self._state is _OPEN:
             # the task starts on the next loop iteration: sends made until then go with it
             self._poster = self._loop.create_task(self._post_loop())
@@ -338,6 +359,7 @@ class LongPoll(Transport):
             while self._out and self._state is _OPEN:
                 batch = self._out[: self._batch_size]
                 del self._out[: self._batch_size]
+                self._out_size -= sum(map(len, batch))
                 headers = {"Content-Type": self._content_type}
                 try:
                     body = await self._request("POST", headers, "\n".join(batch).encode())
@@ -354,6 +376,10 @@ class LongPoll(Transport):
                         CLOSE_INTERNAL_ERROR,
                     )
                     return
+                if self.write_blocked and (
+                    self._max_buffer is None or self._out_size < self._max_buffer
+                ):
+                    self._wake_drainers()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -440,6 +466,8 @@ class LongPoll(Transport):
             return
         self._state = _CLOSING
         self._out.clear()
+        self._out_size = 0
+        self._wake_drainers()
         if error is not None:
             guard(self._handler.transport_error, error)
         current = asyncio.current_task()

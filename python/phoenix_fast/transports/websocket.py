@@ -4,6 +4,11 @@ RFC 6455 framing and the Phoenix decoding are done in one pass by the native ``W
 one native call per network read turns the bytes into decoded messages. Frames sent in the
 same loop iteration are coalesced into a few ``transport.write`` calls (see ``FLUSH_EVERY``).
 
+Flow control: while asyncio says the socket's write buffer is past its high-water mark
+(``pause_writing``), frames are held here instead of being written, and once the held bytes
+and the write buffer reach ``max_buffer`` the transport sets ``write_blocked`` (the socket
+then refuses pushes). ``resume_writing`` writes what was held and lifts the block.
+
 With ``options.compress`` the handshake offers permessage-deflate (RFC 7692) and the server
 decides; compressed messages from the server are then inflated natively. Our own frames
 always go out uncompressed, which the RFC allows (compressing a message is the sender's
@@ -63,6 +68,12 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         self._out: list[bytes] = []
         self._flush_scheduled = False
         self._paused = False
+        #: asyncio asked us to stop writing (its buffer is past the high-water mark)
+        self._write_paused = False
+        #: bytes of the frames held in ``_out`` while writing is paused
+        self._held = 0
+        self._max_buffer = options.max_buffer
+        self._drain_waiters: list[asyncio.Future[None]] = []
         #: our close frame (or the echo of the server's) went out: nothing more is written
         self._close_sent = False
         self._error_reported = False
@@ -88,6 +99,39 @@ class WebSocketTransport(Transport, asyncio.Protocol):
             queued += self._transport.get_write_buffer_size()
         return queued
 
+    async def drain(self) -> None:
+        if not self.write_blocked or self.ready_state is not _OPEN:
+            return
+        waiter = self._loop.create_future()
+        self._drain_waiters.append(waiter)
+        await waiter
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._held = 0
+        self.write_blocked = False
+        self._flush()
+        if not self._write_paused:
+            self._wake_drainers()
+
+    def _hold(self, size: int) -> None:
+        """A frame stays in ``_out`` while writing is paused; past ``max_buffer`` (held
+        bytes and asyncio's buffer together) the transport blocks writes."""
+        self._held += size
+        limit = self._max_buffer
+        if limit is not None and self._transport is not None:
+            if self._held + self._transport.get_write_buffer_size() >= limit:
+                self.write_blocked = True
+
+    def _wake_drainers(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
     def send(self, message: Message) -> None:
         if self._encode is not None:
             self.send_fields(*message)
@@ -103,8 +147,11 @@ class WebSocketTransport(Transport, asyncio.Protocol):
             return
         # _queue written out: this is on every push
         out = self._out
-        out.append(encode(join_ref, ref, topic, event, payload))
-        if len(out) >= FLUSH_EVERY:
+        frame = encode(join_ref, ref, topic, event, payload)
+        out.append(frame)
+        if self._write_paused:
+            self._hold(len(frame))
+        elif len(out) >= FLUSH_EVERY:
             self._flush()
         elif not self._flush_scheduled:
             self._flush_scheduled = True
@@ -120,7 +167,9 @@ class WebSocketTransport(Transport, asyncio.Protocol):
     def _queue(self, frame: bytes) -> None:
         out = self._out
         out.append(frame)
-        if len(out) >= FLUSH_EVERY:
+        if self._write_paused:
+            self._hold(len(frame))
+        elif len(out) >= FLUSH_EVERY:
             self._flush()
         elif not self._flush_scheduled:
             self._flush_scheduled = True
@@ -138,7 +187,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         self.ready_state = _CLOSING
         self.resume_reading()  # the server's close frame must be read
         self._out.append(self._client.frame_close(code or WS_CLOSE_NORMAL, reason))
-        self._flush()
+        self._flush(force=True)
         self._close_sent = True
         self._set_timer(CLOSE_TIMEOUT, self._abort)
 
@@ -148,7 +197,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         if code is not None and self.ready_state is _OPEN and self._transport is not None:
             # a last word for a peer that may be alive after all: written now, not awaited
             self._out.append(self._client.frame_close(code, reason))
-            self._flush()
+            self._flush(force=True)
             self._close_sent = True
         self._drop()
 
@@ -219,8 +268,9 @@ class WebSocketTransport(Transport, asyncio.Protocol):
             guard(self._handler.transport_open)
         outgoing = self._client.take_outgoing()
         if outgoing:
+            # control frames (pongs, the close echo) go out even while writing is paused
             self._out.append(outgoing)
-            self._flush()
+            self._flush(force=True)
             # with the server's close echoed, nothing may follow (RFC 6455 5.5.1), not even
             # frames that this read's messages make the bindings send below
             self._close_sent = self._client.closed
@@ -277,14 +327,18 @@ class WebSocketTransport(Transport, asyncio.Protocol):
 
     # -- sending and closing -------------------------------------------------------------
 
-    def _flush(self) -> None:
+    def _flush(self, force: bool = False) -> None:
+        """Writes the frames sent so far, unless writing is paused (``force``: even then)."""
         self._flush_scheduled = False
         if self._close_sent:
             self._out.clear()
             return
+        if self._write_paused and not force:
+            return
         if self._out and self._transport is not None and not self._transport.is_closing():
             data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
             self._out.clear()
+            self._held = 0
             self._transport.write(data)
 
     def _fail(self, error: BaseException, cause: BaseException | None = None) -> None:
@@ -320,6 +374,9 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         self._cancel_timer()
         self.ready_state = _CLOSED
         self._out.clear()
+        self._held = 0
+        self.write_blocked = False
+        self._wake_drainers()
         if not self._close_reported:
             self._close_reported = True
             self._handler.transport_close(code, reason, was_clean)
