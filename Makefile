@@ -122,6 +122,11 @@ bench-scenarios: build js ## client scenarios S1-S5, phoenix_fast against the JS
 	$(PY) benches/scenarios.py --json .benchmarks/scenarios.json
 	$(PY) benches/scenarios.py --transport longpoll --only s1 s4 --json .benchmarks/scenarios-longpoll.json
 
+.PHONY: soak
+soak: build ## 1,000 channels through FaultProxy, a random fault every 5-20 s, 10 min (SOAK_ARGS="--minutes 1")
+	mkdir -p .benchmarks
+	$(PY) benches/soak.py --json .benchmarks/soak.json --log .benchmarks/soak.log $(SOAK_ARGS)
+
 .PHONY: lock
 lock: $(PY) ## re-pin requirements-dev.txt and requirements-test.txt from their .in files
 	$(BIN)/uv pip compile --quiet requirements-dev.in -o requirements-dev.txt --python $(PY)

@@ -241,6 +241,16 @@ async def test_truncate_next_forwards_a_prefix_then_closes(
     assert target.received == b"first0123456789"
 
 
+async def test_a_truncation_can_be_cancelled(
+    proxy: FaultProxy, connect: Callable[[], asyncio.Future[Conn]]
+) -> None:
+    reader, writer = await connect()
+    proxy.truncate_next("to_client", keep=1)
+    proxy.truncate_next("to_client", keep=None)
+    writer.write(b"whole")
+    assert await read_exactly(reader, 5) == b"whole"
+
+
 async def test_truncate_next_to_the_server(
     proxy: FaultProxy, target: Target, connect: Callable[[], asyncio.Future[Conn]]
 ) -> None:

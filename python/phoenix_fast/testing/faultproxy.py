@@ -448,16 +448,17 @@ class FaultProxy:
         for d in _directions(direction):
             self._delay[d] = float(seconds)
 
-    def truncate_next(self, direction: str, keep: int = 0) -> None:
+    def truncate_next(self, direction: str, keep: int | None = 0) -> None:
         """Forwards only the first ``keep`` bytes of the next chunk read in ``direction``,
-        then closes that link (both sides, after those bytes).
+        then closes that link (both sides, after those bytes); ``keep=None`` cancels a
+        truncation that has not happened yet.
 
         In production: the server crashed in the middle of writing a message, or a
         middlebox dropped the connection mid-frame; the client reads a partial frame and
         then the end of the stream. Only the first link to read in that direction is hit.
         """
-        if keep < 0:
-            raise ValueError(f"keep must be >= 0 bytes, not {keep}")
+        if keep is not None and keep < 0:
+            raise ValueError(f"keep must be >= 0 bytes (None: cancel), not {keep}")
         self._truncate[_direction(direction)] = keep
 
     def refuse_new(self, *, reset: bool = True) -> None:
