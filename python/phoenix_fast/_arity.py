@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["positional_arity"]
+__all__ = ["check_callback", "positional_arity"]
 
 
 def positional_arity(callback: Callable[..., Any], most: int, star: int | None = None) -> int:
@@ -27,3 +27,30 @@ def positional_arity(callback: Callable[..., Any], most: int, star: int | None =
         ):
             count += 1
     return min(count, most)
+
+
+def check_callback(callback: object, most: int, what: str) -> None:
+    """Raises now, where the callback is registered, what would otherwise fail on every call.
+
+    Raises:
+        TypeError: ``callback`` is not callable, or requires more than ``most`` positional
+            arguments.
+    """
+    if not callable(callback):
+        raise TypeError(f"{what} must be callable, not {type(callback).__name__}")
+    try:
+        params = inspect.signature(callback).parameters.values()
+    except (TypeError, ValueError):
+        return
+    required = sum(
+        1
+        for p in params
+        if p.default is inspect.Parameter.empty
+        and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    )
+    if required > most:
+        name = getattr(callback, "__qualname__", repr(callback))
+        raise TypeError(
+            f"{what} {name} requires {required} positional arguments, but is called with at "
+            f"most {most}"
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from phoenix_fast import _native
 from phoenix_fast._constants import CHANNEL_INTERNAL_EVENTS, EVENT_JOIN, EVENT_LEAVE
 from phoenix_fast._logging import SocketLog
 from phoenix_fast._states import ChannelState, SocketState
-from phoenix_fast.errors import BufferFull
+from phoenix_fast.errors import BufferFull, InvalidState
 from phoenix_fast.message import Message
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ class Dispatcher:
         self._send_buffer: list[tuple[Message, Channel | None, Push | None]] = []
         self._tasks: set[asyncio.Future[Any]] = set()
         self._loop_obj: asyncio.AbstractEventLoop | None = None
+        #: the thread running ``_loop_obj``: the only one that may call into the socket
+        self._owner_thread: int | None = None
         #: the transport whose reading is paused until the next loop iteration, if any
         self._yielded: Transport | None = None
 
@@ -75,6 +78,7 @@ class Dispatcher:
         loop = self._loop_obj
         if loop is None or loop.is_closed():
             loop = self._loop_obj = asyncio.get_running_loop()
+            self._owner_thread = threading.get_ident()
         return loop
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
@@ -87,6 +91,29 @@ class Dispatcher:
 
     def _bind_loop(self) -> None:
         self._loop_obj = asyncio.get_running_loop()
+        self._owner_thread = threading.get_ident()
+
+    def _check_thread(self) -> None:
+        """Raises if called from another thread than the one running the socket's loop.
+
+        asyncio objects are not thread-safe: a push from another thread would corrupt the
+        transport's buffers silently. One C call on the push path; the loop is only looked
+        at when the threads differ.
+
+        Raises:
+            InvalidState: the socket's loop runs in another thread.
+        """
+        owner = self._owner_thread
+        if owner is None or owner == threading.get_ident():
+            return
+        loop = self._loop_obj
+        if loop is not None and loop.is_running():
+            raise InvalidState(
+                "the Socket was called from another thread than the one running its event "
+                "loop; asyncio is not thread-safe: hand the call to the loop with "
+                "asyncio.run_coroutine_threadsafe() or loop.call_soon_threadsafe(), or use "
+                "phoenix_fast.sync, whose calls are thread-safe"
+            )
 
     def _now(self) -> float:
         return self._loop().time()

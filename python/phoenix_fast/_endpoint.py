@@ -17,11 +17,13 @@ _URI_COMPONENT_SAFE = "!~*'()"
 
 
 def endpoint_url(endpoint: str, base: str | None = None, transport: str = "websocket") -> str:
-    """The absolute ``ws(s)://.../<transport>`` URL for ``endpoint``, without a query.
+    """The absolute ``ws(s)://.../<transport>`` URL for ``endpoint``, with its query if any.
 
     ``http(s)://`` maps to ``ws(s)://``. A path (``/socket``) or protocol-relative
     (``//host/socket``) endpoint takes its scheme and host from ``base`` (any of the four
-    schemes; ``https`` gives ``wss``).
+    schemes; ``https`` gives ``wss``). An endpoint that already ends in ``/websocket`` or
+    ``/longpoll`` (the URL a server's log shows, or the load tool's form) is taken as the
+    socket's URL: the suffix is not added twice.
 
     Raises:
         ValueError: for a relative endpoint without ``base``, or an unknown scheme.
@@ -44,11 +46,13 @@ def endpoint_url(endpoint: str, base: str | None = None, transport: str = "webso
     if not parts.hostname:
         raise ValueError(f"endpoint {endpoint!r} has no host")
     rest = endpoint[len(parts.scheme) :]
-    url = f"{scheme}{rest}"
-    if parts.query:
-        path, _, query = url.partition("?")
-        return f"{path.rstrip('/')}/{transport}?{query}"
-    return f"{url}/{transport}"
+    path, _, query = f"{scheme}{rest}".partition("?")
+    path = path.rstrip("/")
+    for suffix in ("/websocket", "/longpoll"):
+        if urlsplit(path).path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    return f"{path}/{transport}?{query}" if query else f"{path}/{transport}"
 
 
 def _scheme(scheme: str, where: str) -> str:

@@ -182,7 +182,8 @@ class Lifecycle(Dispatcher):
         # we only close to disconnect or to reconnect, and whoever closed takes care of what
         # follows; any other close reconnects, whatever its code (as 1.8.16 does)
         closed_by_us = conn.closing
-        self._connection_lost(conn, ConnectionClosed("the connection closed", event.code))
+        lost = ConnectionClosed("the connection closed", event.code, event.reason)
+        self._connection_lost(conn, lost)
         if not conn.was_open:
             self._fail_next_open(conn.error or _never_opened(event))
         self._trigger_chan_error("connection_closed", conn)

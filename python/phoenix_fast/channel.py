@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from phoenix_fast._arity import positional_arity
+from phoenix_fast._arity import check_callback, positional_arity
 from phoenix_fast._constants import (
     CHANNEL_INTERNAL_EVENTS,
     EVENT_CLOSE,
@@ -83,8 +83,10 @@ class Channel:
         self._push_buffer: dict[Push, None] = _NO_PUSHES
         #: The connection that carried the last join, and that join's ref.
         self._join_sent: tuple[object, str | None] | None = None
+        #: Whether a refused join is retried with backoff (as in JS); see ``join()``.
+        self.retry_refused = True
         self._join_push = Push(
-            self, EVENT_JOIN, self._join_params, self.timeout, error_cls=JoinError
+            self, EVENT_JOIN, self._join_params, self.timeout, error_cls=self._join_error
         )
         self._join_push._on_outcome = self._on_join_outcome
         self._rejoin_timer_obj: Timer | None = None
@@ -117,20 +119,25 @@ class Channel:
 
     # -- join, leave, push -------------------------------------------------------------
 
-    def join(self, timeout: float | None = None) -> Push:
+    def join(self, timeout: float | None = None, *, retry_refused: bool = True) -> Push:
         """Joins the topic; returns the join push (awaitable: the server's ok response).
 
-        Awaiting raises :class:`~phoenix_fast.errors.JoinError` (the server said error),
-        :class:`~phoenix_fast.errors.PushTimeout`, or
-        :class:`~phoenix_fast.errors.ConnectionClosed` (the connection dropped first); the
-        channel itself keeps rejoining with backoff whatever happened, as in JS.
+        Awaiting raises :class:`~phoenix_fast.errors.JoinError` (the server said error, with
+        its reason), :class:`~phoenix_fast.errors.PushTimeout`, or
+        :class:`~phoenix_fast.errors.ConnectionClosed` (the connection dropped first). The
+        channel itself keeps rejoining with backoff whatever happened, as in JS: a refused
+        join is tried again after 1, 2 and 5 s, then every 10 s, until ``leave()``.
 
         Args:
             timeout: seconds to wait for the reply; also becomes the channel's default.
+            retry_refused: False makes a refusal final: the channel closes (and leaves
+                ``socket.channels``) instead of retrying. Timeouts and crashes are still
+                retried.
 
         Raises:
             InvalidState: ``join()`` was already called on this instance.
         """
+        self.socket._check_thread()
         if self._joined_once:
             raise InvalidState(
                 f"tried to join {self.topic!r} twice: join() can only be called once per "
@@ -138,6 +145,7 @@ class Channel:
             )
         if timeout is not None:
             self.timeout = timeout
+        self.retry_refused = retry_refused
         self._joined_once = True
         self._rejoin()
         return self._join_push
@@ -150,6 +158,7 @@ class Channel:
         Returns:
             The leave push (awaitable).
         """
+        self.socket._check_thread()
         self._reset_rejoin_timer()
         self._join_push._cancel_timeout()
         self._state = _LEAVING
@@ -176,6 +185,7 @@ class Channel:
             raise InvalidState(
                 f"tried to push {event!r} to {self.topic!r} before joining: call join() first"
             )
+        self.socket._check_thread()
         timeout = self.timeout if timeout is None else timeout
         push = Push(self, event, {} if payload is None else payload, timeout)
         if self._state is not _JOINED or not self.socket._send_new_push(push):
@@ -196,7 +206,11 @@ class Channel:
 
         Returns:
             A ref for ``off(event, ref)``.
+
+        Raises:
+            TypeError: ``callback`` is not callable, or requires more than three arguments.
         """
+        check_callback(callback, 3, f"the callback of {event!r}")
         ref = self._binding_ref
         self._binding_ref += 1
         binding = _Binding(ref, callback, positional_arity(callback, 3))
@@ -342,9 +356,25 @@ class Channel:
                 push._fail(exc)
 
     def _on_join_error(self, _response: Any) -> None:
+        if not self.retry_refused:
+            # final: closed as after a leave, the join push keeping the server's refusal
+            self._reset_rejoin_timer()
+            self._state = _CLOSED
+            self.socket._remove(self)
+            return
         self._state = _ERRORED
         if self.socket.is_connected():
             self._rejoin_timer.schedule_timeout()
+
+    def _join_error(self, where: str, status: str, response: Any) -> JoinError:
+        """The error an awaited join raises; it says whether the channel retries."""
+        error = JoinError(where, status, response)
+        if self.retry_refused:
+            error.args = (
+                f"{error.args[0]}; the channel retries with backoff until leave() "
+                "(join(retry_refused=False) makes a refusal final)",
+            )
+        return error
 
     def _on_join_timeout(self, _response: Any) -> None:
         log = self.socket._log

@@ -86,9 +86,15 @@ class ConnectError(TransportError):
 
 
 class ConnectionClosed(TransportError):
-    """The connection closed while an operation was waiting on it."""
+    """The connection closed while an operation was waiting on it.
+
+    ``code`` and ``reason`` are the WebSocket close code and reason when there was one (1009
+    for a message too big, say); the message shows them too.
+    """
 
     def __init__(self, message: str, code: int | None = None, reason: str = "") -> None:
+        if code is not None:
+            message = f"{message} (code {code}{f': {reason}' if reason else ''})"
         super().__init__(message)
         self.code = code
         self.reason = reason
@@ -102,13 +108,33 @@ class ChannelError(PhoenixError):
     """A channel operation failed on the server's word."""
 
 
+#: Longest server response shown in an error message (the whole is in ``.response``).
+_SHOWN_RESPONSE = 200
+
+
 class _ServerAnswer(ChannelError):
-    """A failure that carries the server's reply: its ``status`` and ``response``."""
+    """A failure that carries the server's reply: its ``status`` and ``response``.
+
+    The message ends with the server's reason: ``response["reason"]`` when there is one,
+    else the response itself, cut short.
+    """
 
     def __init__(self, message: str, status: str, response: Any) -> None:
-        super().__init__(message)
+        super().__init__(f"{message}: {status}{_why(response)}")
         self.status = status
         self.response = response
+
+
+def _why(response: Any) -> str:
+    if isinstance(response, dict) and isinstance(response.get("reason"), str):
+        text = response["reason"]
+    elif response is None or response == {}:
+        return ""
+    else:
+        text = repr(response)
+    if len(text) > _SHOWN_RESPONSE:
+        text = text[: _SHOWN_RESPONSE - 3] + "..."
+    return f" ({text})"
 
 
 class JoinError(_ServerAnswer):

@@ -174,7 +174,7 @@ class Push(Outcome[Any]):
             self.set_exception(PushTimeout(f"{where}: no reply within {self.timeout} s"))
         else:
             where = f"{self.event} on {self.channel.topic}"
-            self.set_exception(self._error_cls(f"{where}: {status}", status, response))
+            self.set_exception(self._error_cls(where, status, response))
 
     def _waiter_loop(self) -> asyncio.AbstractEventLoop:
         return self.channel.socket._running_loop()

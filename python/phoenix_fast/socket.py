@@ -201,6 +201,7 @@ class Socket(Lifecycle):
             The socket keeps retrying with backoff after a failure, as in JS, until
             ``disconnect()``.
         """
+        self._check_thread()
         self._bind_loop()
         conn = self._conn
         if conn is None or conn.ended:
@@ -222,6 +223,7 @@ class Socket(Lifecycle):
             An awaitable, optional to await, done once the transport confirmed the close (or
             after 1.5 s).
         """
+        self._check_thread()
         self._connect_clock += 1
         self._close_was_clean = True
         self._reconnect_timer.reset()

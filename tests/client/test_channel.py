@@ -11,7 +11,7 @@ from helpers import connected, join, last, make_socket, settle
 
 from phoenix_fast._states import ChannelState
 from phoenix_fast.channel import Channel
-from phoenix_fast.errors import InvalidState, PushTimeout
+from phoenix_fast.errors import InvalidState, JoinError, PushTimeout
 from phoenix_fast.message import Message
 from phoenix_fast.transports.mock import phoenix_server
 
@@ -534,4 +534,45 @@ async def test_binary_payloads_in_and_out() -> None:
     server.current.receive(bytes([1, 1, 1, 1, 2]) + b"1" + push.ref.encode() + b"tok\x04")
     assert got == [b"\x02\x03"]
     assert await push == b"\x04"
+    await socket.disconnect()
+
+
+# -- checks made when a binding is registered --
+
+
+async def test_on_rejects_what_could_never_be_called_at_binding_time() -> None:
+    socket, _ = make_socket()
+    channel = socket.channel("topic")
+    with pytest.raises(TypeError, match="must be callable"):
+        channel.on("event", "not a function")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="requires 4 positional arguments"):
+        channel.on("event", lambda a, b, c, d: None)
+    channel.on("event", lambda a, b, c, d=None: None)  # a default is fine
+
+
+async def test_a_refused_join_can_be_final() -> None:
+    socket, server = await connected()
+    channel = socket.channel("topic")
+    push = channel.join(retry_refused=False)
+    await settle()
+    server.current.reply(last(server.current, "phx_join"), "error", {"reason": "no"})
+    with pytest.raises(JoinError, match=r"\(no\)$"):
+        await push
+    assert channel.state == "closed" and socket.channels == []
+    await asyncio.sleep(60)
+    assert len(server.current.messages("phx_join")) == 1
+    await socket.disconnect()
+
+
+async def test_a_refused_join_is_retried_and_its_error_says_so() -> None:
+    socket, server = await connected()
+    channel = socket.channel("topic")
+    push = channel.join()
+    await settle()
+    server.current.reply(last(server.current, "phx_join"), "error", {"reason": "no"})
+    with pytest.raises(JoinError, match=r"\(no\); the channel retries") as raised:
+        await push
+    assert raised.value.response == {"reason": "no"}
+    await asyncio.sleep(1.01)
+    assert len(server.current.messages("phx_join")) == 2
     await socket.disconnect()

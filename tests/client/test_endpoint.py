@@ -19,6 +19,11 @@ from phoenix_fast.socket import Socket
         ("/socket", "http://example.com:4000/app", "ws://example.com:4000/socket/websocket"),
         ("//example.com/socket", "https://other.org", "wss://example.com/socket/websocket"),
         ("ws://example.com/socket?a=b", None, "ws://example.com/socket/websocket?a=b"),
+        # the full socket URL, as a server logs it: the suffix is not added twice
+        ("ws://example.com/socket/websocket", None, "ws://example.com/socket/websocket"),
+        ("ws://example.com/socket/websocket/", None, "ws://example.com/socket/websocket"),
+        ("ws://h/socket/longpoll?a=b", None, "ws://h/socket/websocket?a=b"),
+        ("ws://websocket.example.com/socket", None, "ws://websocket.example.com/socket/websocket"),
     ],
 )
 def test_endpoint_forms(endpoint: str, base: str | None, expected: str) -> None:
