@@ -61,14 +61,20 @@ class LoopBenchmark:
     # -- set-up, on the fixture's loop ---------------------------------------------------
 
     def run(self, awaitable: Awaitable[T]) -> T:
-        """Runs ``awaitable`` to completion on the fixture's loop (for set-up code)."""
+        """Runs ``awaitable`` to completion on the fixture's loop (for set-up code: pass a
+        coroutine, as ``socket.connect()`` and ``channel.join()`` need the loop running
+        when they are called)."""
         return self.loop.run_until_complete(_awaited(awaitable))
 
     def socket(self, url: str | None = None, **options: Any) -> Socket:
         """A connected socket on the fixture's loop, disconnected after the test."""
         socket = Socket(url or self.url, **{**self.socket_options, **options})
         self._sockets.append(socket)
-        self.run(socket.connect())
+
+        async def connect() -> None:
+            await socket.connect()
+
+        self.run(connect())
         return socket
 
     def channel(
@@ -83,7 +89,11 @@ class LoopBenchmark:
         if socket is None:
             socket = self.socket(**socket_options)
         channel = socket.channel(topic, params)
-        self.run(channel.join())
+
+        async def join() -> None:
+            await channel.join()
+
+        self.run(join())
         return channel
 
     # -- timing --------------------------------------------------------------------------
@@ -165,9 +175,14 @@ class LoopBenchmark:
         Returns the last round's result.
         """
         loop, result = self.loop, [None]
+        disabled = getattr(self.benchmark, "disabled", False)
+        states: list[Any] = []
 
         def before() -> tuple[tuple[Any, ...], dict[str, Any]]:
-            return (loop.run_until_complete(setup()),), {}
+            state = loop.run_until_complete(setup())
+            if disabled:
+                states.append(state)
+            return (state,), {}
 
         def timed(state: T) -> None:
             result[0] = loop.run_until_complete(_awaited(target(state)))
@@ -176,17 +191,13 @@ class LoopBenchmark:
             if teardown is not None:
                 loop.run_until_complete(_awaited(teardown(state)))
 
-        if getattr(self.benchmark, "disabled", False):
-            # one run as a smoke test; pytest-benchmark would skip the teardown here
-            state = loop.run_until_complete(setup())
-            try:
-                timed(state)
-            finally:
+        try:
+            self.benchmark.pedantic(
+                timed, setup=before, teardown=after, rounds=rounds, warmup_rounds=warmup_rounds
+            )
+        finally:
+            for state in states:  # disabled, pytest-benchmark runs once and skips teardown
                 after(state)
-            return result[0]
-        self.benchmark.pedantic(
-            timed, setup=before, teardown=after, rounds=rounds, warmup_rounds=warmup_rounds
-        )
         return result[0]
 
     # -- clean-up ------------------------------------------------------------------------
