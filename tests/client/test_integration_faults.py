@@ -199,3 +199,17 @@ async def test_a_truncated_frame_closes_the_link_and_the_client_reconnects(
         assert closes[0].was_clean is False
         await recovered(socket, channel)
         assert proxy.accepted == 2
+
+
+async def test_the_readme_example(phoenix_url: str) -> None:
+    async with FaultProxy.from_url(phoenix_url) as proxy:
+        async with Socket(proxy.url, heartbeat_interval=1.0) as socket:
+            errors: list[Any] = []
+            lobby = socket.channel("echo:lobby")
+            lobby.on_error(errors.append)
+            await lobby.join()
+            proxy.half_open()
+            proxy.heal()
+            await wait_for(lambda: errors, timeout=5)
+            await wait_for(lambda: lobby.state == "joined", timeout=10)
+            assert await lobby.push("ping", {"n": 1}) == {"n": 1}

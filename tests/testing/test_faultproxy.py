@@ -333,6 +333,18 @@ async def test_close_releases_every_link_and_task(
     await proxy.close()  # twice is fine
 
 
+async def test_from_url_proxies_the_url_s_host_and_port(target: Target) -> None:
+    async with FaultProxy.from_url(f"ws://127.0.0.1:{target.port}/socket?vsn=2.0.0") as proxy:
+        assert proxy.target_port == target.port
+        assert proxy.url == f"ws://127.0.0.1:{proxy.port}/socket?vsn=2.0.0"
+        reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
+        writer.write(b"via url")
+        assert await read_exactly(reader, 7) == b"via url"
+        writer.close()
+        await writer.wait_closed()
+    assert FaultProxy.from_url("wss://example.com/socket").target_port == 443
+
+
 def test_bad_arguments_are_refused_with_the_fix() -> None:
     with pytest.raises(ValueError, match="target_port must be 1-65535"):
         FaultProxy("127.0.0.1", 0)
@@ -349,3 +361,7 @@ def test_bad_arguments_are_refused_with_the_fix() -> None:
         proxy.truncate_next("to_client", keep=-1)
     with pytest.raises(ValueError, match="path must start with '/'"):
         proxy.url_for("socket")
+    with pytest.raises(ValueError, match="only for a proxy made by from_url"):
+        _ = proxy.url
+    with pytest.raises(ValueError, match="expected a ws://, wss://, http:// or https:// URL"):
+        FaultProxy.from_url("tcp://127.0.0.1:4000")

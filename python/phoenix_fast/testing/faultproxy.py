@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import socket as _socket
 import struct
+import urllib.parse
 from collections import deque
 from collections.abc import Coroutine
 from types import TracebackType
@@ -45,6 +46,7 @@ _DIRECTIONS: Final[tuple[Direction, Direction]] = ("to_server", "to_client")
 CHUNK: Final = 64 * 1024
 #: the most chunks waiting in a delay line per direction before reading stops
 _DELAY_LINE: Final = 64
+_DEFAULT_PORTS: Final = {"ws": 80, "http": 80, "wss": 443, "https": 443}
 
 
 def _directions(direction: str) -> tuple[Direction, ...]:
@@ -315,6 +317,20 @@ class FaultProxy:
         self._flowing: dict[Direction, asyncio.Event] = {}
         self._delay: dict[Direction, float] = dict.fromkeys(_DIRECTIONS, 0.0)
         self._truncate: dict[Direction, int | None] = dict.fromkeys(_DIRECTIONS)
+        self._target_url: urllib.parse.SplitResult | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> FaultProxy:
+        """A proxy to the host and port of ``url`` (``ws``, ``wss``, ``http`` or ``https``);
+        :attr:`url` is then the same URL through the proxy. ``options`` as for the
+        constructor."""
+        parts = urllib.parse.urlsplit(url)
+        default = _DEFAULT_PORTS.get(parts.scheme)
+        if default is None or not parts.hostname:
+            raise ValueError(f"expected a ws://, wss://, http:// or https:// URL, not {url!r}")
+        proxy = cls(parts.hostname, parts.port or default, **options)
+        proxy._target_url = parts
+        return proxy
 
     # -- where it listens ---------------------------------------------------------------
 
@@ -334,6 +350,17 @@ class FaultProxy:
             raise ValueError(f"path must start with '/', not {path!r}")
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"{scheme}://{host}:{self._port}{path}"
+
+    @property
+    def url(self) -> str:
+        """The URL given to :meth:`from_url`, through the proxy (same scheme, path and
+        query). For ``wss``, give the client ``server_hostname`` or a context that accepts
+        the server's certificate for ``127.0.0.1``: the proxy does not touch TLS."""
+        parts = self._target_url
+        if parts is None:
+            raise ValueError("url is known only for a proxy made by from_url(); use url_for()")
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return parts._replace(netloc=f"{host}:{self._port}").geturl()
 
     @property
     def links(self) -> tuple[Link, ...]:
