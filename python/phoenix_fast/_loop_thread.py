@@ -16,6 +16,7 @@ The thread is started on first use, and again in a child process after a ``fork`
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import os
 import sys
@@ -26,6 +27,9 @@ from typing import Any, Protocol, TypeVar
 __all__ = ["THREAD_WAITER", "LoopThread", "ThreadWaiter", "Waiter"]
 
 T = TypeVar("T")
+
+#: Seconds the interpreter's exit waits for the loop thread to stop.
+_EXIT_TIMEOUT = 2.0
 
 
 class Waiter(Protocol):
@@ -68,13 +72,16 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def _start_os_thread(target: Callable[[], None]) -> None:
-    """Starts ``target`` in a real OS thread, even when gevent patched ``threading``."""
+def _start_os_thread(target: Callable[[], None]) -> threading.Thread | None:
+    """Starts ``target`` in a real OS thread, even when gevent patched ``threading``;
+    returns the ``Thread`` when it could be made with ``threading``."""
     monkey = _gevent_monkey()
     if monkey is not None and monkey.is_module_patched("threading"):
         monkey.get_original("_thread", "start_new_thread")(target, ())
-        return
-    threading.Thread(target=target, name="phoenix-fast-loop", daemon=True).start()
+        return None
+    thread = threading.Thread(target=target, name="phoenix-fast-loop", daemon=True)
+    thread.start()
+    return thread
 
 
 class LoopThread:
@@ -99,7 +106,17 @@ class LoopThread:
             self.loop.run_forever()
 
         # not waited for: what callers schedule before the loop runs waits in its queue
-        _start_os_thread(run)
+        self._thread = _start_os_thread(run)
+        atexit.register(self._stop_at_exit)
+
+    def _stop_at_exit(self) -> None:
+        """Stops the loop before the interpreter finalizes, so that the daemon thread is not
+        cut off in the middle of a callback (sockets still open are not closed cleanly)."""
+        if self.pid != os.getpid() or self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        if self._thread is not None:
+            self._thread.join(_EXIT_TIMEOUT)
 
     @classmethod
     def shared(cls) -> LoopThread:

@@ -157,3 +157,19 @@ def test_import_phoenix_fast_does_not_import_the_sync_client() -> None:
         "assert phoenix_fast.sync.connect; assert 'phoenix_fast.sync' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+def test_a_script_that_never_closes_its_socket_exits_cleanly(phoenix_url: str) -> None:
+    code = (
+        "import sys, threading, phoenix_fast.sync as s; "
+        "socket = s.connect(sys.argv[1]); channel = socket.channel('echo:sync-exit'); "
+        "channel.join(); channel.stream('shout'); print(channel.push('ping', {'a': 1}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code, phoenix_url],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "{'a': 1}\n", "")
