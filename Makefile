@@ -43,15 +43,16 @@ js: $(JS_DIR)/node_modules/.package-lock.json ## install the official JS client 
 
 .PHONY: format
 format: install ## reformat Python and Rust
-	$(BIN)/ruff format python tests benches
-	$(BIN)/ruff check --fix python tests benches
+	$(BIN)/ruff format python tests benches examples
+	$(BIN)/ruff check --fix python tests benches examples
 	cargo fmt
 
 .PHONY: lint
 lint: build ## every lint: ruff, mypy --strict, stubtest, rustfmt, clippy
-	$(BIN)/ruff format --check python tests benches
-	$(BIN)/ruff check python tests benches
+	$(BIN)/ruff format --check python tests benches examples
+	$(BIN)/ruff check python tests benches examples
 	$(BIN)/mypy
+	$(BIN)/mypy --strict examples
 	$(PY) -m mypy.stubtest phoenix_fast._native --allowlist .stubtest-allowlist
 	cargo fmt --check
 	cargo clippy --all-targets --all-features --quiet -- -D warnings
