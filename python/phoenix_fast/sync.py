@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from phoenix_fast._states import ChannelState, SocketState
     from phoenix_fast._stream import ChannelStream
+    from phoenix_fast._types import JoinParams
     from phoenix_fast.channel import Channel as AsyncChannel
     from phoenix_fast.message import Message
 
@@ -188,7 +189,7 @@ class Socket:
 
     # -- channels and callbacks ----------------------------------------------------------------
 
-    def channel(self, topic: str, params: dict[str, Any] | None = None) -> Channel:
+    def channel(self, topic: str, params: JoinParams | None = None) -> Channel:
         """A new channel on ``topic`` (not joined yet: call ``join()``)."""
         socket = self.async_socket
         return Channel(self, self._call(lambda: socket.channel(topic, params)))

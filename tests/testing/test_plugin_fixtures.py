@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+import phoenix_fast.sync
 from phoenix_fast import ChannelState, Socket
 from phoenix_fast.sync import Socket as SyncSocket
 
@@ -29,6 +30,15 @@ async def test_socket_and_channel_in_this_repositorys_auto_mode(
     channel = await phoenix_channel("echo:plugin-auto", {"x": 1})
     assert channel.state is ChannelState.JOINED
     assert await channel.push("ping", {"n": 1}) == {"n": 1}
+
+
+def test_phoenix_url_is_the_session_servers_unless_phoenix_url_is_set(
+    phoenix_server: Any, phoenix_url: str
+) -> None:
+    expected = os.environ.get("PHOENIX_URL") or phoenix_server.url
+    assert phoenix_url == expected
+    with phoenix_fast.sync.connect(phoenix_server.url) as socket:  # the server is running
+        assert socket.is_connected()
 
 
 def test_sync_fixtures(phoenix_sync_socket: SyncSocket, phoenix_sync_channel: Any) -> None:
