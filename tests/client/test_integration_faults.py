@@ -19,6 +19,7 @@ from phoenix_fast.message import Message
 from phoenix_fast.socket import Socket
 from phoenix_fast.testing import FaultProxy, ServerThread
 from phoenix_fast.testing.waiting import wait_for as _wait_for
+from phoenix_fast.transports.longpoll import LongPoll
 
 WAIT = 10.0
 FAST = {"reconnect_after": lambda tries: 0.05, "rejoin_after": lambda tries: 0.05}
@@ -213,3 +214,47 @@ async def test_the_readme_example(phoenix_url: str) -> None:
             await wait_for(lambda: errors, timeout=5)
             await wait_for(lambda: lobby.state == "joined", timeout=10)
             assert await lobby.push("ping", {"n": 1}) == {"n": 1}
+
+
+# -- LongPoll: no heartbeat, so its own request timeout must notice a silent server --------
+
+
+async def test_longpoll_survives_a_cut_mid_poll(proxy: FaultProxy) -> None:
+    async with through(proxy, transport=LongPoll) as socket:
+        channel = socket.channel("echo:lp-cut")
+        await channel.join()
+        await wait_for(lambda: proxy.live_links >= 1)  # a poll is waiting on the server
+        accepted = proxy.accepted
+        proxy.cut(reset=True)
+        # the server's session outlives the TCP connection: the poll is simply sent again
+        # (or, if that fails too, the socket reconnects and rejoins)
+        await wait_for(lambda: proxy.accepted > accepted)
+        await recovered(socket, channel)
+
+
+async def test_longpoll_notices_a_half_open_link_by_its_request_timeout(
+    proxy: FaultProxy,
+) -> None:
+    errors: list[Any] = []
+    async with through(proxy, transport=LongPoll, longpoller_timeout=0.5) as socket:
+        channel = socket.channel("echo:lp-silent")
+        channel.on_error(errors.append)
+        await channel.join()
+        proxy.half_open()  # the waiting poll and every new request go unanswered
+        await wait_for(lambda: bool(errors))
+        assert not socket.is_connected() or channel.state != "joined"
+        proxy.heal()
+        await recovered(socket, channel)
+
+
+async def test_longpoll_refused_then_recovers(proxy: FaultProxy) -> None:
+    async with through(proxy, transport=LongPoll) as socket:
+        channel = socket.channel("echo:lp-refused")
+        await channel.join()
+        refused = proxy.refused
+        proxy.refuse_new()
+        proxy.cut()
+        await wait_for(lambda: proxy.refused >= refused + 3)
+        assert channel.state != "joined"
+        proxy.accept_new()
+        await recovered(socket, channel)
