@@ -117,8 +117,17 @@ demo: build ## the main job
 bench: build js ## run the pytest-benchmark suites for real
 	$(BIN)/pytest benches --benchmark-enable --benchmark-only --benchmark-columns=min,median,mean,ops
 
+RUST_PEER := benches/rust_peer/target/release/rust_peer
+
+$(RUST_PEER): benches/rust_peer/Cargo.toml benches/rust_peer/Cargo.lock benches/rust_peer/src/main.rs
+	cargo build --release --locked --quiet --manifest-path benches/rust_peer/Cargo.toml
+	touch $@
+
+.PHONY: rust-peer
+rust-peer: $(RUST_PEER) ## build the Rust client's scenario runner (phoenix_channels_client, for bench-scenarios)
+
 .PHONY: bench-scenarios
-bench-scenarios: build js ## client scenarios S1-S5, phoenix_fast against the JS client in one run
+bench-scenarios: build js rust-peer ## client scenarios S1-S5, phoenix_fast against the JS and Rust clients in one run
 	mkdir -p .benchmarks
 	$(PY) benches/scenarios.py --json .benchmarks/scenarios.json
 	$(PY) benches/scenarios.py --transport longpoll --only s1 s4 --json .benchmarks/scenarios-longpoll.json

@@ -1,14 +1,25 @@
-"""Client scenarios S1-S5, phoenix_fast against the official JS client, in one run.
+"""Client scenarios S1-S5: phoenix_fast against the JS client and a Rust client, in one run.
 
     python benches/scenarios.py [--url ws://host:port/socket] [--scale 1.0] [--json out.json]
                                 [--transport websocket|longpoll] [--only s1 s4 ...]
+                                [--peers js rust] [--rounds 5]
 
 Without ``--url`` it starts the reference server in a subprocess (its own core) with a channel
-limit high enough for S2. Each scenario runs with phoenix_fast (this process, on uvloop when
-installed) and with the JS client (a Node subprocess, ``benches/js/scenarios.mjs``) against
-the same server, one after the other, and the table shows both and their ratio. With
-``--transport longpoll`` both clients use their LongPoll transport instead (the JS client's
-Ajax uses fetch under Node).
+limit high enough for S2. Each scenario runs with phoenix_fast (a fresh Python process, on
+uvloop when installed) and with each peer against the same server, one after the other, and the
+table shows them all and phoenix_fast's ratio to each peer. The peers:
+
+- ``js``: the official JS client (a Node subprocess, ``benches/js/scenarios.mjs``);
+- ``rust``: phoenix_channels_client 0.1.2 on a tokio current_thread runtime
+  (``benches/rust_peer``, built by ``make rust-peer``; its quirks are in its README.md).
+
+With ``--transport longpoll`` phoenix_fast and the JS client use their LongPoll transport
+instead (the JS client's Ajax uses fetch under Node); the Rust client has none and sits out.
+
+``--rounds N`` runs everything N times, interleaved: each round runs every scenario with every
+client in turn (the order of the clients rotates from round to round), and the table reports the
+median of each figure and ratio with its spread (min-max over the rounds). This machine's
+run-to-run noise is 10-20%: compare medians of at least 5 rounds, never single runs.
 
 - S1: one channel receives 200,000 pushes of 100-byte payloads, each delivered to a callback.
 - S1 stream: the same burst read with ``async for`` from ``channel.stream()`` (against the JS
@@ -27,6 +38,7 @@ import gc
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -40,6 +52,7 @@ from phoenix_fast.testing import ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 JS_SCRIPT = ROOT / "benches" / "js" / "scenarios.mjs"
+RUST_PEER = ROOT / "benches" / "rust_peer" / "target" / "release" / "rust_peer"
 RUN = f"py{os.getpid():x}"
 TRANSPORT = os.environ.get("PHOENIX_FAST_BENCH_TRANSPORT", "websocket")
 
@@ -255,15 +268,39 @@ def run_python(url: str, scenario: str, scale: float, transport: str) -> dict[st
 JS_EQUIVALENT = {"s1stream": "s1"}
 
 
-def run_js(url: str, scenario: str, scale: float, transport: str) -> dict[str, Any]:
-    scenario = JS_EQUIVALENT.get(scenario, scenario)
-    cmd = ["node", "--expose-gc", str(JS_SCRIPT), url, scenario, str(scale), transport]
+def run_peer(name: str, cmd: list[str], scenario: str) -> dict[str, Any]:
+    """Runs a peer's scenario runner: arguments in, one JSON line out."""
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}"
     record = json.loads(line)
     if "result" not in record:
-        raise RuntimeError(f"JS client failed on {scenario}: {record.get('error') or out.stderr}")
+        raise RuntimeError(f"{name} failed on {scenario}: {record.get('error') or out.stderr}")
     return record["result"]  # type: ignore[no-any-return]
+
+
+def run_js(url: str, scenario: str, scale: float, transport: str) -> dict[str, Any]:
+    scenario = JS_EQUIVALENT.get(scenario, scenario)
+    cmd = ["node", "--expose-gc", str(JS_SCRIPT), url, scenario, str(scale), transport]
+    return run_peer("JS client", cmd, scenario)
+
+
+def run_rust(url: str, scenario: str, scale: float, transport: str) -> dict[str, Any]:
+    """phoenix_channels_client (benches/rust_peer); it has no streams either."""
+    scenario = JS_EQUIVALENT.get(scenario, scenario)
+    cmd = [str(RUST_PEER), url, scenario, str(scale), transport]
+    return run_peer("Rust client", cmd, scenario)
+
+
+Runner = Callable[[str, str, float, str], dict[str, Any]]
+#: Every client: phoenix_fast first, then the peers it is compared with.
+CLIENTS: dict[str, Runner] = {"phoenix_fast": run_python, "js": run_js, "rust": run_rust}
+#: The transports each peer has (the Rust client has no LongPoll).
+PEER_TRANSPORTS = {"js": {"websocket", "longpoll"}, "rust": {"websocket"}}
+
+
+def ratio_key(peer: str) -> str:
+    """The JSON key of phoenix_fast's ratio to a peer ("ratio" stays the JS client's)."""
+    return "ratio" if peer == "js" else f"ratio_{peer}"
 
 
 def flatten(scenario: str, result: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -291,6 +328,81 @@ def compare(py: dict[str, Any], js: dict[str, Any], row: str) -> float:
     return py[key] / js[key] if higher else js[key] / py[key]
 
 
+def summarize(
+    runs: list[dict[str, Any]], order: list[str]
+) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """The median of each figure over the rounds, and its spread [min, max]; the figures in
+    ``order`` first (the Rust peer's JSON comes with its keys sorted)."""
+    keys = [k for k in order if k in runs[0]] + [k for k in runs[0] if k not in order]
+    median = {k: statistics.median(r[k] for r in runs) for k in keys}
+    spread = {k: [min(r[k] for r in runs), max(r[k] for r in runs)] for k in keys}
+    return median, spread
+
+
+def build_row(row: str, runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """One row of the JSON: each client's median figures, phoenix_fast's median ratio to each
+    peer (per round, then the median), and with more than one round the spreads and the runs."""
+    rounds = len(runs["phoenix_fast"])
+    out: dict[str, Any] = {"rounds": rounds}
+    spreads: dict[str, Any] = {}
+    for client, client_runs in runs.items():
+        out[client], spreads[client] = summarize(client_runs, list(runs["phoenix_fast"][0]))
+    for peer in (c for c in runs if c != "phoenix_fast"):
+        ratios = [
+            compare(py, other, row)
+            for py, other in zip(runs["phoenix_fast"], runs[peer], strict=True)
+        ]
+        out[ratio_key(peer)] = statistics.median(ratios)
+        spreads[ratio_key(peer)] = [min(ratios), max(ratios)]
+    if rounds > 1:
+        out["spread"] = spreads
+        out["runs"] = runs
+    return out
+
+
+def print_row(row: str, record: dict[str, Any]) -> None:
+    spread = record.get("spread")
+    key = HEADLINE[row][0]
+    clients = [c for c in CLIENTS if c in record]
+    for i, client in enumerate(clients):
+        label = f"{row}: {client}" if i == 0 else f"    {client:<12}"
+        figures = (
+            fmt(record[client]) if spread is None else fmt_spread(record[client], spread[client])
+        )
+        print(f"{label} {figures}")
+    for peer in clients[1:]:
+        ratio = record[ratio_key(peer)]
+        text = f"{ratio:.2f}x"
+        if spread is not None:
+            low, high = spread[ratio_key(peer)]
+            text += f" [{low:.2f}-{high:.2f}]"
+        name = "" if peer == "js" else f" to {peer}"
+        print(f"    ratio{name} {text} ({key})", flush=True)
+
+
+def run_rounds(
+    url: str, scenarios: list[str], clients: list[str], args: argparse.Namespace
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Every scenario with every client, ``args.rounds`` times; returns
+    ``runs[row][client]``, one result per round. With one round each scenario's rows are
+    printed as soon as they are measured."""
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for r in range(args.rounds):
+        # Rotate the order of the clients so that none always runs first (or last).
+        order = clients[r % len(clients) :] + clients[: r % len(clients)]
+        for scenario in scenarios:
+            for client in order:
+                result = CLIENTS[client](url, scenario, args.scale, args.transport)
+                for row, figures in flatten(scenario, result).items():
+                    runs.setdefault(row, {c: [] for c in clients})[client].append(figures)
+            if args.rounds == 1:
+                for row in flatten_rows(scenario):
+                    print_row(row, build_row(row, runs[row]))
+        if args.rounds > 1:
+            print(f"round {r + 1}/{args.rounds} done", flush=True)
+    return runs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running server (default: start the reference server)")
@@ -298,11 +410,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), help="scenarios to run")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--transport", choices=["websocket", "longpoll"], default="websocket")
+    parser.add_argument(
+        "--peers",
+        nargs="+",
+        choices=sorted(PEER_TRANSPORTS),
+        default=["js", "rust"],
+        help="the clients phoenix_fast is compared with (default: js rust)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="interleaved rounds; with more than one, medians and spreads (use at least 5)",
+    )
     parser.add_argument("--child", choices=sorted(SCENARIOS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(run_scenario(args.url, args.child, args.scale)))
         return 0
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {args.rounds}")
+    peers = [p for p in dict.fromkeys(args.peers) if args.transport in PEER_TRANSPORTS[p]]
+    if "rust" in peers and not RUST_PEER.is_file():
+        parser.error(
+            f"the Rust peer is not built ({RUST_PEER.relative_to(ROOT)}): run `make rust-peer`,"
+            " or pass --peers js"
+        )
+    for peer in sorted(set(args.peers) - set(peers)):
+        print(f"({peer}: no {args.transport} transport, left out)")
     server = None
     if args.url is None:
         server = ServerProcess(max_channels=100_000)
@@ -312,30 +447,46 @@ def main(argv: list[str] | None = None) -> int:
         "machine": platform.platform(),
         "cpus": os.cpu_count(),
         "transport": args.transport,
+        "peers": peers,
+        "rounds": args.rounds,
         "rows": {},
     }
+    clients = ["phoenix_fast", *peers]
     try:
-        for scenario in args.only or list(SCENARIOS):
-            py = flatten(scenario, run_python(url, scenario, args.scale, args.transport))
-            js = flatten(scenario, run_js(url, scenario, args.scale, args.transport))
-            for row in py:
-                ratio = compare(py[row], js[row], row)
-                results["rows"][row] = {"phoenix_fast": py[row], "js": js[row], "ratio": ratio}
-                print(f"{row}: phoenix_fast {fmt(py[row])}")
-                print(f"    js           {fmt(js[row])}")
-                print(f"    ratio {ratio:.2f}x ({HEADLINE[row][0]})", flush=True)
+        runs = run_rounds(url, args.only or list(SCENARIOS), clients, args)
     finally:
         if server is not None:
             server.stop()
+    for row, row_runs in runs.items():
+        results["rows"][row] = build_row(row, row_runs)
+        if args.rounds > 1:
+            print_row(row, results["rows"][row])
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
+
+
+def flatten_rows(scenario: str) -> list[str]:
+    """The rows a scenario reports (see ``flatten``)."""
+    return {"s2s3": ["S2", "S3"], "s1stream": ["S1 stream"]}.get(scenario, [scenario.upper()])
 
 
 def fmt(row: dict[str, Any]) -> str:
     return ", ".join(
         f"{k}={v:,.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
     )
+
+
+def fmt_spread(row: dict[str, Any], spread: dict[str, list[float]]) -> str:
+    """Each figure as its median and [min-max] over the rounds."""
+    parts = []
+    for k, v in row.items():
+        low, high = spread[k]
+        if low == high:
+            parts.append(f"{k}={v:,.4g}")
+        else:
+            parts.append(f"{k}={v:,.4g} [{low:,.4g}-{high:,.4g}]")
+    return ", ".join(parts)
 
 
 if __name__ == "__main__":

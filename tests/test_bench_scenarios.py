@@ -1,7 +1,9 @@
-"""A tiny run of the scenario benchmarks (both clients), so the harness never rots.
+"""A tiny run of the scenario benchmarks (every client), so the harness never rots.
 
 The real figures come from ``make bench-scenarios``; this only checks that every scenario
-completes with correct results for phoenix_fast and for the JS client.
+completes with correct results for phoenix_fast and for the JS client, and for the Rust client
+when its peer binary is built. CI does not build it (a cold cargo build of tokio and tungstenite
+costs minutes for a few seconds of test): run ``make rust-peer`` to include it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "benches/scenarios.py"
+RUST_PEER = ROOT / "benches/rust_peer/target/release/rust_peer"
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None or not (ROOT / "tests/js/node_modules").is_dir(),
     reason="node or tests/js/node_modules missing (make js)",
@@ -25,7 +29,7 @@ pytestmark = pytest.mark.skipif(
 def test_every_scenario_runs_for_both_clients(tmp_path: Path, transport: str) -> None:
     out = tmp_path / "scenarios.json"
     only = ["s1", "s1stream", "s4"] + (["s2s3", "s5"] if transport == "websocket" else [])
-    cmd = [sys.executable, str(ROOT / "benches/scenarios.py"), "--scale", "0.01"]
+    cmd = [sys.executable, str(SCRIPT), "--scale", "0.01", "--peers", "js"]
     cmd += ["--transport", transport, "--json", str(out), "--only", *only]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=50, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -36,3 +40,48 @@ def test_every_scenario_runs_for_both_clients(tmp_path: Path, transport: str) ->
     assert set(rows) == expected
     for row in rows.values():
         assert row["ratio"] > 0
+
+
+def test_rounds_report_medians_and_spreads(tmp_path: Path) -> None:
+    out = tmp_path / "scenarios.json"
+    cmd = [sys.executable, str(SCRIPT), "--scale", "0.01", "--peers", "js", "--rounds", "2"]
+    cmd += ["--json", str(out), "--only", "s1", "s4"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=50, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "round 2/2 done" in done.stdout
+    results = json.loads(out.read_text())
+    assert results["rounds"] == 2
+    for row in results["rows"].values():
+        assert row["rounds"] == 2
+        assert [len(row["runs"][c]) for c in ("phoenix_fast", "js")] == [2, 2]
+        low, high = row["spread"]["ratio"]
+        assert 0 < low <= row["ratio"] <= high
+        for client in ("phoenix_fast", "js"):
+            rates = [run["rate"] for run in row["runs"][client]]
+            assert row["spread"][client]["rate"] == [min(rates), max(rates)]
+            assert row[client]["rate"] == sum(rates) / 2
+
+
+@pytest.mark.skipif(not RUST_PEER.is_file(), reason="Rust peer not built (make rust-peer)")
+def test_every_scenario_runs_for_the_rust_peer(tmp_path: Path) -> None:
+    out = tmp_path / "scenarios.json"
+    cmd = [sys.executable, str(SCRIPT), "--scale", "0.01", "--peers", "rust", "--json", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=50, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert set(rows) == {"S1", "S1 stream", "S2", "S3", "S4", "S5"}
+    for row in rows.values():
+        assert "js" not in row
+        assert row["ratio_rust"] > 0
+    assert rows["S3"]["rust"]["events"] == 20 * rows["S2"]["rust"]["channels"]
+
+
+def test_an_unbuilt_rust_peer_is_a_one_line_error(tmp_path: Path) -> None:
+    """Pointed at a checkout without the peer's binary, the script names the fix (exit 2)."""
+    script = tmp_path / "benches" / "scenarios.py"
+    script.parent.mkdir()
+    script.write_text(SCRIPT.read_text())
+    cmd = [sys.executable, str(script), "--peers", "rust"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=50, check=False)
+    assert done.returncode == 2
+    assert "make rust-peer" in done.stderr
