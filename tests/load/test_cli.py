@@ -38,7 +38,17 @@ def test_demo_without_url_against_the_embedded_server(tmp_path: Path) -> None:
     assert counts["joins_ok"] == 1000 and counts["socket_opens"] == 20
     assert counts["replies_ok"] == counts["pushes_sent"] > 0
     assert report["events"]["shout"] > 0
-    assert set(report["latency_ms"]) == {"connect", "join", "push:ping", "push:shout"}
+    assert set(report["latency_ms"]) == {
+        "connect",
+        "join",
+        "push:ping",
+        "push:ping:service",
+        "push:shout",
+        "push:shout:service",
+        "event:shout",
+        "generator:loop_lag",
+        "generator:send_error",
+    }
     assert report["scenario"]["topic"] == "echo:{i}"
 
 

@@ -58,7 +58,9 @@ def stats_of(ops: list[Op], start: float, end: float) -> Stats:
 
 
 def comparable(report: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in report.items() if k not in ("processes", "scenario")}
+    return {
+        k: v for k, v in report.items() if k not in ("processes", "scenario", "run_ids", "spans")
+    }
 
 
 def test_merge_equals_the_report_of_the_union(tmp_path: Path) -> None:
@@ -97,8 +99,50 @@ def test_merge_is_associative_and_keeps_notes() -> None:
 def test_different_scenarios_are_noted() -> None:
     a = to_report(Stats(0.0, 1.0), {"channels": 1})
     b = to_report(Stats(0.0, 1.0), {"channels": 2})
+    again = to_report(Stats(0.0, 1.0), {"channels": 1})
     assert "different scenarios" in merge_reports([a, b])["notes"][-1]
-    assert merge_reports([a, a])["notes"] == []
+    assert merge_reports([a, again])["notes"] == []
+
+
+def test_merging_a_report_twice_is_refused() -> None:
+    a, b = to_report(Stats(0.0, 1.0)), to_report(Stats(0.0, 1.0))
+    with pytest.raises(ReportError, match="count it twice"):
+        merge_reports([a, b, a], ["a.json", "b.json", "a-copy.json"])
+    # nor inside a merged report
+    with pytest.raises(ReportError, match=r"a-copy\.json holds a run already in ab\.json"):
+        merge_reports([merge_reports([a, b]), a], ["ab.json", "a-copy.json"])
+
+
+def test_runs_that_did_not_overlap_count_their_own_time_only() -> None:
+    first = stats_of(random_ops(5, 100), 100.0, 110.0)
+    later = stats_of(random_ops(6, 100), 200.0, 205.0)
+    merged = merge_reports([to_report(first), to_report(later)])
+    assert merged["elapsed_s"] == 15.0  # not 105: the 90 s between them is no run time
+    pushes = first.counters["pushes_sent"] + later.counters["pushes_sent"]
+    assert merged["rates_per_s"]["pushes"] == pushes / 15.0
+    assert "90.0 s between them is not run time" in merged["notes"][-1]
+    # merging the merged report with an overlapping one: the spans still add up right
+    overlap = to_report(stats_of(random_ops(7, 10), 104.0, 112.0))
+    assert merge_reports([merged, overlap])["elapsed_s"] == 17.0
+
+
+def test_replies_count_and_rate_agree_and_joins_divide_by_their_own_time() -> None:
+    stats = Stats(started_at=0.0, ended_at=10.0)
+    stats.count("replies_ok", 90)
+    stats.count("replies_error", 10)
+    stats.count("joins_ok", 50)
+    stats.note_join_sent(2.0)
+    stats.note_join_ok(2.5)
+    stats.note_join_ok(4.5)
+    report = to_report(stats)
+    assert report["rates_per_s"]["replies"] == 10.0  # (90 + 10) / 10 s
+    assert report["rates_per_s"]["joins"] == 20.0  # 50 joins in 2.5 s, not in 10 s
+    console = Console(width=120, record=True, file=io.StringIO())
+    print_summary(console, report)
+    text = console.export_text()
+    replies = next(line for line in text.splitlines() if "replies" in line)
+    assert "100" in replies and "ok 90, error 10" in replies
+    assert "over 2.50 s of joins" in text
 
 
 def test_error_kinds_are_bounded() -> None:

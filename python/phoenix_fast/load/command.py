@@ -2,9 +2,11 @@
 
 ``phoenix-fast load`` without a URL starts the embedded reference server in a child process
 and runs the demonstration scenario against it; with a URL it loads that application. Exit
-status: 0 when the run completed; 1 when it completed but failed (no channel joined, or
-the time limit came before ``--messages``); 2 for bad options, an unreadable scenario file
-or an unreachable URL (one line on stderr); 130 when interrupted (the summary and report
+status: 0 when the run completed; 1 when it completed but failed (no channel joined, the
+time limit came before ``--messages``, or a ``--threshold`` failed: the summary, the
+report and the CSV are written first); 2 for bad options (a malformed threshold or stage,
+a CSV file that cannot be written), an unreadable scenario file or an unreachable URL (one
+line on stderr, before anything connects); 130 when interrupted (the summary and report
 still cover what happened).
 """
 
@@ -70,8 +72,27 @@ def add_load_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         type=_json("--payload"),
         help="push payload, JSON template ({seq}, ...)",
     )
-    add("--subscribe", action="append", metavar="EVENT", help="count incoming EVENT")
+    add(
+        "--subscribe",
+        action="append",
+        metavar="EVENT",
+        help="count incoming EVENT; time it when its payload has a numeric ts (Unix ms, {ts})",
+    )
     add("--duration", metavar="S", type=float, help="seconds to run (10)")
+    add(
+        "--stage",
+        action="append",
+        metavar="DURATION:RATE",
+        help="ramp every push's rate linearly to RATE over DURATION (repeatable; 30s:1000)",
+    )
+    add(
+        "--threshold",
+        action="append",
+        metavar="EXPR",
+        help="pass/fail, e.g. 'push:ping p99<50ms', 'errors rate<0.1%%' (repeatable; exit 1)",
+    )
+    add("--interval", metavar="S", type=float, help="seconds per row of results over time (1)")
+    add("--csv", metavar="FILE", help="write the rows of results over time to FILE as they come")
     add("--messages", metavar="N", type=int, help="end after this many pushes are answered")
     add("--time-limit", metavar="S", type=float, help="never run longer than this, seconds")
     add("--join-timeout", metavar="S", type=float, help="seconds to wait for a join reply (10)")
@@ -142,6 +163,13 @@ def cli_options(args: argparse.Namespace) -> dict[str, Any]:
     options = {name: getattr(args, name) for name in names}
     if args.subscribe:
         options["subscribe"] = tuple(args.subscribe)
+    if args.stage:
+        from phoenix_fast.load.scenario import parse_stage
+
+        options["stages"] = tuple(parse_stage(text) for text in args.stage)
+    if args.threshold:
+        options["thresholds"] = tuple(args.threshold)
+    options["interval"] = args.interval
     if not args.push:
         if args.rate is not None or args.payload is not None:
             raise ScenarioError(
@@ -173,7 +201,7 @@ def run_load(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     from phoenix_fast.load.session import execute
 
-    return execute(scenario, report_path=args.report, quiet=args.quiet)
+    return execute(scenario, report_path=args.report, quiet=args.quiet, csv_path=args.csv)
 
 
 def run_report(args: argparse.Namespace) -> int:

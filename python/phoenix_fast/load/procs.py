@@ -16,6 +16,7 @@ import signal
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from phoenix_fast.load.intervals import merge_rows
 from phoenix_fast.load.progress import REFRESH_SECONDS, Progress
 from phoenix_fast.load.report import from_report, to_report
 from phoenix_fast.load.runner import LoadError, Runner, RunResult
@@ -63,15 +64,21 @@ async def _drive(
                 loop.remove_signal_handler(signal.SIGINT)
 
 
-def run_in_process(scenario: Scenario, progress: Progress, signals: bool = True) -> RunResult:
-    """Runs the whole scenario in this process.
+def run_in_process(
+    scenario: Scenario,
+    progress: Progress,
+    signals: bool = True,
+    on_interval: Callable[[dict[str, Any]], None] | None = None,
+) -> RunResult:
+    """Runs the whole scenario in this process (``on_interval`` gets each interval's row).
 
     Raises:
         LoadError: the URL is unreachable.
     """
 
     async def main() -> RunResult:
-        return await _drive(Runner(scenario), progress.update, signals)
+        runner = Runner(scenario, on_interval=on_interval)
+        return await _drive(runner, progress.update, signals)
 
     return run_loop(main)
 
@@ -82,8 +89,11 @@ def _worker(scenario: Scenario, proc: int, procs: int, out: Any) -> None:
     def send(snapshot: dict[str, int]) -> None:
         out.put(("snapshot", proc, snapshot))
 
+    def send_row(row: dict[str, Any]) -> None:
+        out.put(("interval", proc, row))
+
     async def main() -> RunResult:
-        return await _drive(Runner(scenario, proc, procs), send, True)
+        return await _drive(Runner(scenario, proc, procs, send_row), send, True)
 
     try:
         result = run_loop(main)
@@ -97,8 +107,13 @@ def _worker(scenario: Scenario, proc: int, procs: int, out: Any) -> None:
     out.put(("report", proc, report))
 
 
-def run_in_workers(scenario: Scenario, progress: Progress) -> RunResult:
-    """Runs the scenario in ``scenario.procs`` worker processes and merges their reports.
+def run_in_workers(
+    scenario: Scenario,
+    progress: Progress,
+    on_interval: Callable[[dict[str, Any]], None] | None = None,
+) -> RunResult:
+    """Runs the scenario in ``scenario.procs`` worker processes and merges their reports;
+    ``on_interval`` gets the workers' rows added up, once every worker gave its row.
 
     Raises:
         LoadError: a worker could not start its run (unreachable URL, say).
@@ -113,7 +128,7 @@ def run_in_workers(scenario: Scenario, progress: Progress) -> RunResult:
     for worker in workers:
         worker.start()
     try:
-        reports, fatal = _collect(out, workers, progress)
+        reports, fatal = _collect(out, workers, progress, _Rows(procs, on_interval))
     finally:
         for worker in workers:
             worker.join(_WORKER_GRACE)
@@ -132,8 +147,31 @@ def run_in_workers(scenario: Scenario, progress: Progress) -> RunResult:
     return RunResult(merged(results), ",".join(stopped), notes)
 
 
+class _Rows:
+    """Adds the workers' interval rows up by wall-clock interval, in order."""
+
+    def __init__(self, procs: int, sink: Callable[[dict[str, Any]], None] | None) -> None:
+        self.procs, self.sink = procs, sink
+        self.waiting: dict[float, list[dict[str, Any]]] = {}
+
+    def add(self, row: dict[str, Any]) -> None:
+        if self.sink is None:
+            return
+        at = round(float(row["at"]), 3)
+        self.waiting.setdefault(at, []).append(row)
+        if len(self.waiting[at]) >= self.procs:  # complete: so are the earlier ones
+            for key in sorted(k for k in self.waiting if k <= at):
+                self.sink(merge_rows(self.waiting.pop(key))[0])
+
+    def flush(self) -> None:
+        if self.sink is None:
+            return
+        for at in sorted(self.waiting):
+            self.sink(merge_rows(self.waiting.pop(at))[0])
+
+
 def _collect(
-    out: Any, workers: list[Any], progress: Progress
+    out: Any, workers: list[Any], progress: Progress, rows: _Rows | None = None
 ) -> tuple[dict[int, dict[str, Any]], list[str]]:
     """Reads the workers' messages until each sent its report (or a fatal error)."""
     snapshots: dict[int, dict[str, int]] = {}
@@ -152,6 +190,10 @@ def _collect(
             snapshots[proc] = data
             progress.update(_sum(snapshots.values()))
             continue
+        if kind == "interval":
+            if rows is not None:
+                rows.add(data)
+            continue
         pending.discard(proc)
         if kind == "report":
             reports[proc] = data
@@ -161,6 +203,8 @@ def _collect(
             if worker.is_alive():
                 worker.terminate()
         pending.clear()
+    if rows is not None:
+        rows.flush()
     for k in range(len(workers)):
         if k not in reports and not fatal:
             fatal.append(f"worker {k} ended without a report (exit code {workers[k].exitcode})")
@@ -171,5 +215,8 @@ def _sum(snapshots: Any) -> dict[str, int]:
     total: dict[str, int] = {}
     for snap in snapshots:
         for key, value in snap.items():
-            total[key] = total.get(key, 0) + value
+            if key.endswith("_us"):  # latencies of the last interval: the worst process's
+                total[key] = max(total.get(key, 0), value)
+            else:
+                total[key] = total.get(key, 0) + value
     return total

@@ -99,6 +99,9 @@ class Progress:
         for label, key in _RATES:
             rate = self._rates.get(label, 0.0)
             table.add_row(label, f"{snap.get(key, 0):,}", f"{rate:,.0f}/s")
+        if "push_p50_us" in snap:
+            p50, p99 = snap["push_p50_us"] / 1000, snap.get("push_p99_us", 0) / 1000
+            table.add_row("push p50", f"{p50:,.2f} ms", f"p99 {p99:,.2f} ms (last interval)")
         drops, reconnects = snap.get("socket_drops", 0), snap.get("socket_reconnects", 0)
         table.add_row(
             "errors", f"{snap.get('errors', 0):,}", f"drops {drops:,}, reconnects {reconnects:,}"

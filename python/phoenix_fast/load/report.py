@@ -5,11 +5,18 @@ its latency histograms twice: as base64 HdrHistogram blobs (``histograms``, exac
 merging reads) and as computed percentiles in milliseconds (``latency_ms``, for humans).
 Rates and percentiles are always recomputed from counts and histograms, so the merge of
 the reports of several processes or machines equals the report of one run doing it all.
+
+The run time is the union of the runs' time spans (a gap between runs that did not overlap
+is not run time); ``joins`` per second divides by the time the joins took. Each process run
+has an id (``run_ids``): merging a report twice is refused. ``intervals`` are the results
+over time (:mod:`phoenix_fast.load.intervals`); ``generator`` says whether this client was
+the limit (``saturated``) and in which intervals.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,7 +46,9 @@ __all__ = [
 ]
 
 FORMAT = "phoenix-fast-load-report"
-VERSION = 1
+VERSION = 2
+#: Report versions this one reads (version 1 had no intervals, spans or run ids).
+READS = (1, 2)
 
 
 class ReportError(ValueError):
@@ -54,8 +63,14 @@ def to_report(
     notes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The JSON-ready report of ``stats`` (with the scenario that produced it)."""
+    stats.fold()
     elapsed = stats.elapsed
     counters = stats.counters
+    replies = counters.get("replies_ok", 0) + counters.get("replies_error", 0)
+    joins = counters.get("joins_ok", 0)
+    join_seconds = stats.join_seconds
+    intervals = [dict(row, t=round(row["at"] - stats.started_at, 3)) for row in stats.intervals]
+    saturated = [row["t"] for row in intervals if row.get("saturated")]
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -66,16 +81,26 @@ def to_report(
         "started_at": stats.started_at,
         "ended_at": stats.ended_at,
         "elapsed_s": round(elapsed, 6),
+        "spans": [list(span) for span in stats.all_spans()],
+        "run_ids": list(stats.run_ids),
+        "join_window": list(stats.join_window),
         "counts": dict(counters),
         "peaks": dict(stats.peaks),
         "events": dict(sorted(stats.events.items())),
         "errors": dict(sorted(stats.errors.items(), key=lambda item: (-item[1], item[0]))),
         "rates_per_s": {
             "pushes": counters.get("pushes_sent", 0) / elapsed,
-            "replies": (counters.get("replies_ok", 0) + counters.get("replies_error", 0)) / elapsed,
+            "replies": replies / elapsed,
             "events": counters.get("events_received", 0) / elapsed,
-            "joins": counters.get("joins_ok", 0) / elapsed,
+            "joins": joins / join_seconds if join_seconds else 0.0,
         },
+        "generator": {
+            "saturated": bool(saturated),
+            "saturated_intervals": saturated,
+            "reasons": _reasons(intervals),
+            "cpu_pct_max": max((row.get("cpu_pct", 0.0) for row in intervals), default=0.0),
+        },
+        "intervals": intervals,
         "latency_ms": {name: latency_summary(h) for name, h in sorted(stats.histograms.items())},
         "histograms": {name: encode_histogram(h) for name, h in sorted(stats.histograms.items())},
     }
@@ -105,9 +130,13 @@ def from_report(report: Mapping[str, Any], where: str = "report") -> Stats:
     """
     if report.get("format") != FORMAT:
         raise ReportError(f"{where} is not a phoenix-fast load report (no 'format': {FORMAT!r})")
-    if report.get("version") != VERSION:
-        raise ReportError(f"{where}: report version {report.get('version')!r} is not {VERSION}")
+    if report.get("version") not in READS:
+        raise ReportError(
+            f"{where}: report version {report.get('version')!r} is not one of {READS}"
+        )
     try:
+        spans = [(float(a), float(b)) for a, b in report.get("spans") or ()]
+        window = report.get("join_window") or (0.0, 0.0)
         stats = Stats(
             started_at=float(report["started_at"]),
             ended_at=float(report["ended_at"]),
@@ -116,6 +145,10 @@ def from_report(report: Mapping[str, Any], where: str = "report") -> Stats:
             errors=_ints(report["errors"]),
             peaks=_ints(report["peaks"]),
             processes=int(report["processes"]),
+            spans=spans,
+            join_window=(float(window[0]), float(window[1])),
+            run_ids=[str(i) for i in report.get("run_ids") or ()],
+            intervals=[dict(row) for row in report.get("intervals") or ()],
         )
         for name, blob in report["histograms"].items():
             stats.histograms[name] = decode_histogram(blob)
@@ -143,15 +176,52 @@ def merge_reports(
     if not items:
         raise ReportError("no report to merge")
     labels = list(names) + [f"report {k + 1}" for k in range(len(names), len(items))]
-    stats = merged(from_report(r, label) for r, label in zip(items, labels, strict=True))
+    parts = [from_report(r, label) for r, label in zip(items, labels, strict=True)]
+    seen: dict[str, str] = {}
+    for part, label in zip(parts, labels, strict=True):
+        for run_id in part.run_ids:
+            if run_id in seen:
+                raise ReportError(
+                    f"{label} holds a run already in {seen[run_id]} (run id {run_id[:12]}): "
+                    "merging it again would count it twice; give each report once"
+                )
+            seen[run_id] = label
+    stats = merged(parts)
     notes: list[str] = []
     for report in items:
         notes += [n for n in report.get("notes", ()) if n not in notes]
     scenario = dict(items[0].get("scenario") or {})
     if any(_comparable(r.get("scenario")) != _comparable(scenario) for r in items[1:]):
         notes.append("the merged reports ran different scenarios; the first one is shown")
+    gap = (stats.ended_at - stats.started_at) - stats.elapsed
+    if gap > 0.5:
+        notes.append(
+            f"the merged runs did not all overlap: {gap:.1f} s between them is not run time "
+            "(rates divide by the time some run was going)"
+        )
     stopped = sorted({str(r.get("stopped_by", "")) for r in items} - {""})
     return to_report(stats, scenario, stopped_by=",".join(stopped), notes=notes)
+
+
+def _reasons(intervals: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The saturation reasons of ``intervals``, one per kind, with its worst figure."""
+    worst: dict[str, tuple[float, str]] = {}
+    for row in intervals:
+        for reason in row.get("saturated") or ():
+            kind = reason.split(" ")[0]  # the figure's first number is its value
+            figures = [float(w.rstrip("%")) for w in reason.split() if _is_number(w.rstrip("%"))]
+            value = figures[0] if figures else 0.0
+            if kind not in worst or value > worst[kind][0]:
+                worst[kind] = (value, reason)
+    return [reason for _value, reason in worst.values()]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _comparable(scenario: Any) -> Any:
@@ -184,7 +254,8 @@ def read_report(path: str | Path) -> dict[str, Any]:
 
 
 def print_summary(console: Console, report: Mapping[str, Any]) -> None:
-    """Prints the summary tables of ``report``: counts and rates, latencies, errors, notes."""
+    """Prints the summary of ``report``: counts and rates, latencies, the generator's health,
+    errors, notes, and the thresholds' verdicts."""
     ended = f", ended by {report['stopped_by']}" if report.get("stopped_by") else ""
     console.print(
         Text.assemble(
@@ -194,8 +265,13 @@ def print_summary(console: Console, report: Mapping[str, Any]) -> None:
     )
     console.print(_counts_table(report))
     latency = report.get("latency_ms") or {}
-    if latency:
-        console.print(_latency_table(latency))
+    own = {name: figures for name, figures in latency.items() if name.startswith("generator:")}
+    timed = {name: figures for name, figures in latency.items() if name not in own}
+    if timed:
+        console.print(_latency_table(timed, "Latency (ms)"))
+        console.print(Text(LATENCY_LEGEND, style="dim"), soft_wrap=True)
+    if own:
+        console.print(_latency_table(own, "This generator (ms)"))
     errors = report.get("errors") or {}
     if errors:
         table = Table(title="Errors by kind", title_justify="left")
@@ -206,6 +282,66 @@ def print_summary(console: Console, report: Mapping[str, Any]) -> None:
         console.print(table)
     for note in report.get("notes") or ():
         console.print(Text.assemble(("note: ", "bold yellow"), note), soft_wrap=True)
+    line = saturation_line(report)
+    if line:
+        console.print(Text.assemble(("generator saturated: ", "bold red"), line), soft_wrap=True)
+    for verdict in report.get("thresholds") or ():
+        console.print(threshold_line(verdict, bool(line)), soft_wrap=True)
+
+
+#: What the latency names mean, printed under the latency table.
+LATENCY_LEGEND = (
+    "push:EVENT runs from each push's intended send time (its slot in the schedule) to its "
+    "reply: what a user would have waited, late sends included. push:EVENT:service runs "
+    "from the moment the frame was handed to the socket. event:EVENT is an event's age on "
+    "arrival (from the ts in its payload)."
+)
+
+
+def saturation_line(report: Mapping[str, Any]) -> str:
+    """One line saying that this generator was the limit, and what to do ("" if it was not)."""
+    generator = report.get("generator") or {}
+    if not generator.get("saturated"):
+        return ""
+    marked = generator.get("saturated_intervals") or []
+    total = len(report.get("intervals") or ())
+    reasons = "; ".join(generator.get("reasons") or ())
+    line = (
+        f"{len(marked)} of {total} intervals ({reasons}): the latencies there measure this "
+        "client as well as the server"
+    )
+    procs = int((report.get("scenario") or {}).get("procs") or report.get("processes") or 1)
+    cores = os.cpu_count() or 1
+    if any("CPU" in r for r in generator.get("reasons") or ()) and procs < cores:
+        line += f"; try --procs {min(procs * 2, cores)} (this machine has {cores} cores)"
+    elif any("CPU" in r for r in generator.get("reasons") or ()):
+        line += "; spread the load over more machines (report merge adds their reports)"
+    return line
+
+
+def threshold_line(verdict: Mapping[str, Any], saturated: bool) -> Text:
+    """``pass``/``FAIL`` with the measured value of one threshold."""
+    from phoenix_fast.load.thresholds import parse_threshold
+
+    ok = bool(verdict.get("ok"))
+    value = verdict.get("value")
+    unit = parse_threshold(str(verdict["expr"])).unit
+    shown = "no samples" if value is None else f"{_number(float(value))}{unit}"
+    text = Text.assemble(
+        ("pass " if ok else "FAIL ", "bold green" if ok else "bold red"),
+        f"{verdict['expr']}: measured {shown}",
+    )
+    if saturated:
+        text.append(" (generator saturated: this client limited the run)", style="yellow")
+    return text
+
+
+def _number(value: float) -> str:
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if value == int(value) and abs(value) >= 100:
+        return f"{int(value):,}"
+    return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
 def _counts_table(report: Mapping[str, Any]) -> Table:
@@ -218,27 +354,37 @@ def _counts_table(report: Mapping[str, Any]) -> Table:
     table.add_column("")
     table.add_row("sockets", f"{peaks.get('sockets', 0):,}", "", _of(counts, "sockets_planned"))
     table.add_row("channels", f"{peaks.get('channels', 0):,}", "", _of(counts, "channels_planned"))
-    rows = (
-        ("joins", "joins_ok", "joins"),
-        ("pushes", "pushes_sent", "pushes"),
-        ("replies", "replies_ok", "replies"),
-        ("events in", "events_received", "events"),
+    window = report.get("join_window") or (0.0, 0.0)
+    join_span = window[1] - window[0] if window[0] and window[1] else 0.0
+    joins_note = f"over {join_span:.2f} s of joins" if join_span else ""
+    table.add_row("joins", f"{counts.get('joins_ok', 0):,}", _rate(rates["joins"]), joins_note)
+    unsent, unanswered = counts.get("pushes_unsent", 0), counts.get("pushes_unanswered", 0)
+    pushes_note = f"unsent {unsent:,}, unanswered {unanswered:,}" if unsent or unanswered else ""
+    table.add_row(
+        "pushes", f"{counts.get('pushes_sent', 0):,}", _rate(rates["pushes"]), pushes_note
     )
-    for label, counter, rate in rows:
-        table.add_row(label, f"{counts.get(counter, 0):,}", f"{rates[rate]:,.0f}", "")
+    ok, error = counts.get("replies_ok", 0), counts.get("replies_error", 0)
+    table.add_row(
+        "replies", f"{ok + error:,}", _rate(rates["replies"]), f"ok {ok:,}, error {error:,}"
+    )
+    table.add_row("events in", f"{counts.get('events_received', 0):,}", _rate(rates["events"]), "")
     errors = sum(report.get("errors", {}).values())
     drops, reconnects = counts.get("socket_drops", 0), counts.get("socket_reconnects", 0)
     table.add_row("errors", f"{errors:,}", "", f"drops {drops:,}, reconnects {reconnects:,}")
     return table
 
 
+def _rate(value: float) -> str:
+    return f"{value:,.0f}"
+
+
 def _of(counts: Mapping[str, Any], planned: str) -> str:
     return f"peak, of {counts.get(planned, 0):,} planned"
 
 
-def _latency_table(latency: Mapping[str, Mapping[str, float]]) -> Table:
+def _latency_table(latency: Mapping[str, Mapping[str, float]], title: str) -> Table:
     columns = ["count", "min", "p50", "p90", "p99", "p99.9", "max"]
-    table = Table(title="Latency (ms)", title_justify="left")
+    table = Table(title=title, title_justify="left")
     table.add_column("", style="bold")
     for column in columns:
         table.add_column(column, justify="right")

@@ -4,6 +4,11 @@ One :class:`Runner` drives this process's share of the scenario's sockets (worke
 of ``procs``) on the running event loop and returns its :class:`~phoenix_fast.load.stats.Stats`.
 Drops are counted and the client reconnects and rejoins on its own; nothing the server does
 ends the run early except an unreachable URL at the start (:class:`LoadError`).
+
+A monitor task samples the event loop's lag every 10 ms and closes an interval row (see
+:mod:`phoenix_fast.load.intervals`) at every multiple of ``--interval`` in Unix time. After
+a drop, the run measures its recovery: the time until 99% of the channels joined before it
+are joined again (``recovery``), and each channel's time to rejoin (``rejoin``).
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +26,7 @@ from phoenix_fast import Socket
 from phoenix_fast._states import ChannelState
 from phoenix_fast._types import CloseEvent
 from phoenix_fast.channel import Channel
+from phoenix_fast.load.intervals import COUNT_FIELDS, LOOP_LAG, saturation
 from phoenix_fast.load.pushes import Pacer
 from phoenix_fast.load.scenario import Scenario, Spot, channel_spots, share
 from phoenix_fast.load.stats import Stats
@@ -30,6 +38,10 @@ __all__ = ["LoadError", "RunResult", "Runner", "TOO_MANY_CHANNELS"]
 TOO_MANY_CHANNELS = "too many channels joined"
 _JOINED = ChannelState.JOINED
 _TICK = 0.01
+#: The loop-lag probe: a timer set this far ahead, and how late it fires.
+_PROBE = 0.01
+#: A run has recovered from an outage when this share of its joined channels is back.
+RECOVERED_SHARE = 0.99
 _DRAIN_MAX = 3.0
 _CLOSE_MAX = 5.0
 
@@ -70,25 +82,43 @@ class _Slot:
 class _Join:
     """Follows one channel's join push: first ok, refusals, timeouts, rejoins."""
 
-    __slots__ = ("channel", "joined", "runner", "started", "values")
+    __slots__ = ("channel", "down_at", "joined", "runner", "started", "up", "values")
 
     def __init__(self, runner: Runner, channel: Channel, values: dict[str, Any]) -> None:
         self.runner, self.channel, self.values = runner, channel, values
         self.started = time.perf_counter()
         self.joined = False
+        #: Whether the channel is joined now, and since when it is not.
+        self.up = False
+        self.down_at = 0.0
 
     def ok(self, _response: Any) -> None:
         runner = self.runner
         if runner.closing:
             return
         stats = runner.stats
+        now = time.perf_counter()
         if self.joined:
             stats.count("rejoins")
+            if not self.up:
+                self.up = True
+                stats.samples("rejoin").append(int((now - self.down_at) * 1e6))
+                runner.channel_up(now)
             return
-        self.joined = True
+        self.joined = self.up = True
         stats.count("joins_ok")
-        stats.record("join", (time.perf_counter() - self.started) * 1e6)
+        stats.note_join_ok(time.time())
+        stats.samples("join").append(int((now - self.started) * 1e6))
         runner.pacer.add_channel(self.channel, self.values)
+        runner.channel_up(now)
+
+    def down(self, _reason: Any) -> None:
+        """The channel errored (its connection dropped, or the server crashed it)."""
+        runner = self.runner
+        if self.up and not runner.closing:
+            self.up = False
+            self.down_at = time.perf_counter()
+            runner.channel_down(self.down_at)
 
     def error(self, response: Any) -> None:
         runner = self.runner
@@ -109,15 +139,22 @@ class _Join:
 
 
 class _Counter:
-    """Counts one subscribed event (a channel binding taking the payload)."""
+    """Counts one subscribed event (a channel binding taking the payload), and times it when
+    its payload has a numeric ``ts`` (Unix time in ms): its age on arrival."""
 
-    __slots__ = ("name", "stats")
+    __slots__ = ("ages", "name", "stats")
 
     def __init__(self, stats: Stats, name: str) -> None:
         self.stats, self.name = stats, name
+        self.ages = stats.samples(f"event:{name}").append
 
     def __call__(self, payload: Any) -> None:
         self.stats.event(self.name)
+        if type(payload) is dict:
+            ts = payload.get("ts")
+            if type(ts) is float or type(ts) is int:
+                age = int((time.time() * 1000 - ts) * 1000)
+                self.ages(age if age > 0 else 0)
 
 
 class Runner:
@@ -129,7 +166,13 @@ class Runner:
         procs: how many workers share the scenario.
     """
 
-    def __init__(self, scenario: Scenario, proc: int = 0, procs: int = 1) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        proc: int = 0,
+        procs: int = 1,
+        on_interval: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         if scenario.url is None:
             raise ValueError("the scenario has no URL")
         self.scenario = scenario
@@ -155,6 +198,18 @@ class Runner:
         limit = len(share(messages, proc, procs)) if messages is not None else None
         self.pacer = Pacer(scenario, self.stats, procs, limit, self._on_all_answered)
         self._logger = quiet_logger()
+        self._on_interval = on_interval
+        #: Channels joined now; an outage (drop) in progress: since when, and how many
+        #: channels were joined before it.
+        self._joined_now = 0
+        self._outage_at: float | None = None
+        self._outage_of = 0
+        #: The interval in progress: its nominal end (Unix), start (perf), CPU and counts.
+        self._interval_end = 0.0
+        self._interval_began = 0.0
+        self._interval_cpu = 0.0
+        self._interval_counts: dict[str, int] = dict.fromkeys(COUNT_FIELDS, 0)
+        self._live: dict[str, int] = {}
 
     # -- live figures ----------------------------------------------------------------
 
@@ -165,7 +220,27 @@ class Runner:
         snap = self.stats.snapshot()
         snap["sockets"] = self._connected
         snap["channels"] = joined
+        snap["in_flight"] = self.pacer.in_flight
+        snap.update(self._live)
         return snap
+
+    # -- joined channels and recovery ----------------------------------------------------
+
+    def channel_up(self, now: float) -> None:
+        """A channel joined (or rejoined); ends an outage once enough are back."""
+        self._joined_now += 1
+        began = self._outage_at
+        if began is not None and self._joined_now >= math.ceil(RECOVERED_SHARE * self._outage_of):
+            self._outage_at = None
+            self.stats.count("recoveries")
+            self.stats.samples("recovery").append(int((now - began) * 1e6))
+
+    def channel_down(self, now: float) -> None:
+        """A joined channel errored; starts an outage if none is in progress."""
+        if self._outage_at is None:
+            self._outage_at = now
+            self._outage_of = self._joined_now
+        self._joined_now -= 1
 
     def stop(self, reason: str = "interrupted") -> None:
         """Ends the run early (Ctrl-C): the report covers what happened so far."""
@@ -188,7 +263,9 @@ class Runner:
         self.stats.started_at = time.time()
         self.stats.count("sockets_planned", len(self._slots))
         await self._preflight()
-        tasks = [asyncio.create_task(self._join_all()), asyncio.create_task(self._pace())]
+        self.pacer.start()
+        self._open_interval()
+        tasks = [asyncio.create_task(self._join_all()), asyncio.create_task(self._monitor())]
         try:
             await self._wait_for_end(sc)
         finally:
@@ -249,6 +326,7 @@ class Runner:
         self.closing = True
         self.pacer.close()
         self.stats.ended_at = time.time()
+        self._close_interval(self._interval_end)
         await self._close_sockets()
 
     async def _close_sockets(self) -> None:
@@ -304,6 +382,8 @@ class Runner:
             channel.on(event, _Counter(self.stats, event))
         channel.on_error(self._on_channel_error)
         follow = _Join(self, channel, {**values, "topic": name})
+        channel.on_error(follow.down)
+        self.stats.note_join_sent(time.time())
         push = channel.join(self.scenario.join_timeout)
         push.receive("ok", follow.ok).receive("error", follow.error)
         push.receive("timeout", follow.timeout)
@@ -327,16 +407,62 @@ class Runner:
                 return
             self.stats.record("connect", (time.perf_counter() - started) * 1e6)
 
-    # -- pushes ------------------------------------------------------------------------
+    # -- results over time ---------------------------------------------------------------
 
-    async def _pace(self) -> None:
-        if not self.scenario.pushes:
-            return
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+    async def _monitor(self) -> None:
+        """Samples the loop's lag every 10 ms; closes an interval at each boundary."""
+        lag = self.stats.samples(LOOP_LAG).append
+        perf = time.perf_counter
         while True:
-            self.pacer.tick(loop.time() - start)
-            await asyncio.sleep(_TICK)
+            before = perf()
+            await asyncio.sleep(_PROBE)
+            late = perf() - before - _PROBE
+            lag(int(late * 1e6) if late > 0 else 0)
+            if time.time() >= self._interval_end:
+                self._close_interval(self._interval_end)
+
+    def _open_interval(self) -> None:
+        every = self.scenario.interval
+        self._interval_end = (math.floor(time.time() / every) + 1) * every
+        self._interval_began = time.perf_counter()
+        self._interval_cpu = time.process_time()
+
+    def _counts_now(self) -> dict[str, int]:
+        c = self.stats.counters
+        return {
+            "pushes": c["pushes_sent"],
+            "replies": c["replies_ok"] + c["replies_error"],
+            "errors": sum(self.stats.errors.values()),
+            "events": c["events_received"],
+            "joins": c["joins_ok"] + c["rejoins"],
+            "drops": c["socket_drops"],
+        }
+
+    def _close_interval(self, at: float) -> None:
+        """Ends the interval in progress (nominally at Unix time ``at``): its row."""
+        stats = self.stats
+        now, cpu = time.perf_counter(), time.process_time()
+        seconds = max(now - self._interval_began, 1e-9)
+        counts = self._counts_now()
+        row: dict[str, Any] = {
+            "t": round(at - stats.started_at, 3),
+            "at": round(at, 3),
+            "seconds": round(seconds, 3),
+        }
+        for name, value in counts.items():
+            row[name] = value - self._interval_counts[name]
+        row["sockets"] = self._connected
+        row["channels"] = sum(1 for channel in self._channels if channel.state is _JOINED)
+        row["in_flight"] = self.pacer.in_flight
+        row["latency_ms"] = dict(sorted(stats.fold().items()))
+        row["cpu_pct"] = round(100.0 * (cpu - self._interval_cpu) / seconds, 1)
+        row["saturated"] = saturation(row)
+        stats.intervals.append(row)
+        self._interval_counts = counts
+        self._live = _push_figures(row["latency_ms"])
+        self._open_interval()
+        if self._on_interval is not None:
+            self._on_interval(row)
 
     # -- callbacks ---------------------------------------------------------------------
 
@@ -386,6 +512,20 @@ class Runner:
                 f"{self.scenario.messages} pushes were answered"
             )
         return notes
+
+
+def _push_figures(latency: dict[str, dict[str, float]]) -> dict[str, int]:
+    """The live display's push p50 and p99 of an interval (µs, count-weighted over kinds)."""
+    count, p50, p99 = 0, 0.0, 0.0
+    for name, figures in latency.items():
+        if name.startswith("push:") and not name.endswith(":service"):
+            n = int(figures.get("count", 0))
+            count += n
+            p50 += figures.get("p50", 0.0) * n
+            p99 += figures.get("p99", 0.0) * n
+    if not count:
+        return {}
+    return {"push_p50_us": int(p50 / count * 1000), "push_p99_us": int(p99 / count * 1000)}
 
 
 def _describe(error: BaseException) -> str:

@@ -27,7 +27,17 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
-__all__ = ["DEMO", "PushSpec", "Scenario", "ScenarioError", "load_toml", "build_scenario"]
+__all__ = [
+    "DEMO",
+    "PushSpec",
+    "Scenario",
+    "ScenarioError",
+    "Stage",
+    "build_scenario",
+    "load_toml",
+    "parse_duration",
+    "parse_stage",
+]
 
 #: Phoenix's default ``max_channels_per_transport`` (1.8.9 and later).
 PHOENIX_MAX_CHANNELS = 100
@@ -46,6 +56,66 @@ class PushSpec:
     event: str
     rate: float = 100.0
     payload: Any = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage: over ``duration`` seconds the push rates ramp linearly from the previous
+    stage's targets (0 before the first) to this one's: ``rates[event]`` for the events it
+    names, else ``rate`` if given, else the push's own rate."""
+
+    duration: float
+    rate: float | None = None
+    rates: dict[str, float] = field(default_factory=dict)
+
+    def target(self, spec: PushSpec) -> float:
+        """The rate ``spec`` reaches at the end of this stage (all processes together)."""
+        if spec.event in self.rates:
+            return float(self.rates[spec.event])
+        return float(self.rate) if self.rate is not None else float(spec.rate)
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str, where: str) -> float:
+    """Seconds in ``"30s"``, ``"500ms"``, ``"2m"``, ``"1h"`` or ``"12.5"`` (seconds).
+
+    Raises:
+        ScenarioError: not a duration.
+    """
+    text = text.strip()
+    number, unit = text, "s"
+    for suffix in ("ms", "s", "m", "h"):
+        if text.endswith(suffix):
+            number, unit = text[: -len(suffix)], suffix
+            break
+    try:
+        value = float(number) * _UNITS[unit]
+    except ValueError:
+        raise ScenarioError(
+            f"{where}: {text!r} is not a duration (e.g. 30s, 500ms, 2m, 1h)"
+        ) from None
+    if not math.isfinite(value) or value < 0:
+        raise ScenarioError(f"{where}: {text!r} must be a finite duration >= 0")
+    return value
+
+
+def parse_stage(text: str) -> Stage:
+    """A ``--stage DURATION:RATE`` (``30s:1000``).
+
+    Raises:
+        ScenarioError: with the expected form.
+    """
+    duration, sep, rate = text.partition(":")
+    form = "--stage DURATION:RATE, e.g. --stage 30s:1000 (ramp to 1000 pushes/s in 30 s)"
+    if not sep:
+        raise ScenarioError(f"--stage {text!r}: expected {form}")
+    try:
+        value = float(rate)
+    except ValueError:
+        raise ScenarioError(f"--stage {text!r}: the rate is not a number; {form}") from None
+    return Stage(parse_duration(duration, f"--stage {text!r}"), value)
 
 
 @dataclass(frozen=True)
@@ -72,6 +142,9 @@ class Scenario:
     connect_concurrency: int = 100
     heartbeat: float = 30.0
     procs: int = 1
+    stages: tuple[Stage, ...] = ()
+    thresholds: tuple[str, ...] = ()
+    interval: float = 1.0
 
     @property
     def socket_count(self) -> int:
@@ -85,6 +158,8 @@ class Scenario:
         """The duration (None when the run ends on a message count)."""
         if self.messages is not None:
             return None
+        if self.stages:
+            return sum(stage.duration for stage in self.stages)
         return 10.0 if self.duration is None else self.duration
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,26 +168,29 @@ class Scenario:
         data["pushes"] = [asdict(p) for p in self.pushes]
         data["subscribe"] = list(self.subscribe)
         data["sockets"] = self.socket_count
+        data["stages"] = [asdict(stage) for stage in self.stages]
+        data["thresholds"] = list(self.thresholds)
         return data
 
 
 #: The demonstration run against the embedded server: 20 sockets x 50 channels on
 #: ``echo:{i}`` (each topic shared by the 20 sockets), 2,000 pings/s timed, and 100
-#: shouts/s, each broadcast to the topic's 20 subscribers (2,000 incoming events/s).
+#: shouts/s, each broadcast to the topic's 20 subscribers (2,000 incoming events/s, each
+#: timed by the ``ts`` its payload carries).
 DEMO: tuple[dict[str, Any], ...] = (
     {"sockets": 20, "channels": 1000},
     {"topic": "echo:{i}", "join_params": {"client": "phoenix-fast load", "n": "{n}"}},
     {
         "pushes": (
             PushSpec("ping", 2000.0, {"seq": "{seq}", "n": "{n}"}),
-            PushSpec("shout", 100.0, {"from": "{s}", "seq": "{seq}"}),
+            PushSpec("shout", 100.0, {"from": "{s}", "seq": "{seq}", "ts": "{ts}"}),
         ),
         "subscribe": ("shout",),
     },
     {"duration": 10.0, "messages": None},
 )
 
-_KNOWN = {f.name for f in fields(Scenario)} - {"pushes"} | {"push"}
+_KNOWN = {f.name for f in fields(Scenario)} - {"pushes", "stages"} | {"push", "stage"}
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -139,7 +217,44 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         if isinstance(subscribe, str):
             subscribe = [subscribe]
         data["subscribe"] = tuple(subscribe)
+    if "stage" in data:
+        data["stages"] = _toml_stages(data.pop("stage"), str(path))
+    if "thresholds" in data:
+        thresholds = data["thresholds"]
+        if isinstance(thresholds, str):
+            thresholds = [thresholds]
+        if not isinstance(thresholds, list) or not all(isinstance(t, str) for t in thresholds):
+            raise ScenarioError(
+                f"scenario file {path}: thresholds must be a list of strings such as "
+                '["push:ping p99<50ms", "errors rate<0.1%"]'
+            )
+        data["thresholds"] = tuple(thresholds)
     return data
+
+
+def _toml_stages(value: Any, path: str) -> tuple[Stage, ...]:
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise ScenarioError(f"scenario file {path}: 'stage' must be [[stage]] tables")
+    stages = []
+    for table in value:
+        where = f"scenario file {path}: [[stage]]"
+        if not isinstance(table, dict) or "duration" not in table:
+            raise ScenarioError(f"{where} needs a 'duration' (e.g. duration = \"30s\")")
+        extra = sorted(set(table) - {"duration", "rate", "rates"})
+        if extra:
+            raise ScenarioError(f"{where}: unknown key {extra[0]!r} (known: duration, rate, rates)")
+        if "rate" not in table and "rates" not in table:
+            raise ScenarioError(f"{where} needs 'rate' or 'rates' (e.g. rates = {{ping = 1000}})")
+        duration = table["duration"]
+        if isinstance(duration, str):
+            duration = parse_duration(duration, where)
+        rates = table.get("rates", {})
+        if not isinstance(rates, dict):
+            raise ScenarioError(f"{where}: rates must be a table such as {{ping = 1000}}")
+        stages.append(Stage(duration, table.get("rate"), dict(rates)))
+    return tuple(stages)
 
 
 def _toml_pushes(value: Any, path: str) -> tuple[PushSpec, ...]:
@@ -195,6 +310,8 @@ def _normalized(scenario: Scenario) -> Scenario:
         url=url,
         pushes=tuple(p if isinstance(p, PushSpec) else PushSpec(**p) for p in scenario.pushes),
         subscribe=tuple(scenario.subscribe),
+        stages=tuple(s if isinstance(s, Stage) else Stage(**s) for s in scenario.stages),
+        thresholds=tuple(scenario.thresholds),
     )
 
 
@@ -204,7 +321,9 @@ def check(scenario: Scenario) -> None:
     _check_counts(scenario)
     _check_timing(scenario)
     _check_pushes(scenario)
+    _check_stages(scenario)
     _check_templates(scenario)
+    _check_thresholds(scenario)
 
 
 def _check_types(s: Scenario) -> None:
@@ -299,6 +418,48 @@ def _check_pushes(s: Scenario) -> None:
         raise ScenarioError("pushes need channels: --channels is 0")
     if s.subscribe and s.channels == 0:
         raise ScenarioError("--subscribe counts events on channels: --channels is 0")
+
+
+def _check_stages(s: Scenario) -> None:
+    if isinstance(s.interval, bool) or not isinstance(s.interval, (int, float)):
+        raise ScenarioError(f"--interval must be a number of seconds, not {s.interval!r}")
+    if not 0.05 <= s.interval <= 3600:
+        raise ScenarioError(f"--interval {s.interval:g}: give 0.05 to 3600 seconds (1 by default)")
+    if not s.stages:
+        return
+    if s.duration is not None or s.messages is not None:
+        raise ScenarioError(
+            "--stage sets the run's length (the sum of the stages): drop --duration/--messages"
+        )
+    if not s.pushes:
+        raise ScenarioError("--stage ramps push rates: add --push EVENT (e.g. --push ping)")
+    events = {p.event for p in s.pushes}
+    for k, stage in enumerate(s.stages, 1):
+        where = f"stage {k}"
+        if isinstance(stage.duration, bool) or not isinstance(stage.duration, (int, float)):
+            raise ScenarioError(f"{where}: duration must be a number of seconds or '30s'")
+        if not math.isfinite(stage.duration) or stage.duration <= 0:
+            raise ScenarioError(f"{where}: duration must be more than 0 s")
+        rates = list(stage.rates.values()) + ([stage.rate] if stage.rate is not None else [])
+        for rate in rates:
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate < 0:
+                raise ScenarioError(f"{where}: a rate must be a number >= 0, not {rate!r}")
+        unknown = sorted(set(stage.rates) - events)
+        if unknown:
+            raise ScenarioError(
+                f"{where}: rates name {unknown[0]!r}, which is not pushed "
+                f"(pushed: {', '.join(sorted(events))})"
+            )
+
+
+def _check_thresholds(s: Scenario) -> None:
+    from phoenix_fast.load.thresholds import ThresholdError, parse_threshold
+
+    try:
+        for expr in s.thresholds:
+            parse_threshold(expr)
+    except ThresholdError as exc:
+        raise ScenarioError(str(exc)) from None
 
 
 def _check_templates(s: Scenario) -> None:

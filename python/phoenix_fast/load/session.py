@@ -4,18 +4,21 @@ URL, the live display, the run (in-process or ``--procs``), the summary and the 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
+from phoenix_fast.load.intervals import LOOP_LAG, SEND_ERROR, CsvWriter
 from phoenix_fast.load.progress import Progress
 from phoenix_fast.load.report import print_summary, to_report, write_report
 from phoenix_fast.load.runner import LoadError, RunResult
 from phoenix_fast.load.scenario import PHOENIX_MAX_CHANNELS, Scenario
 
-__all__ = ["describe", "execute", "exit_status"]
+__all__ = ["describe", "execute", "exit_status", "latency_names"]
 
 
 @contextmanager
@@ -51,10 +54,18 @@ def describe(scenario: Scenario) -> str:
         parts.append("counting " + ", ".join(scenario.subscribe))
     if scenario.messages is not None:
         parts.append(f"until {scenario.messages:,} pushes are answered")
+    elif scenario.stages:
+        ramps = ", ".join(
+            f"{st.duration:g} s to {st.rate:,g}/s" if st.rate is not None else f"{st.duration:g} s"
+            for st in scenario.stages
+        )
+        parts.append(f"stages {ramps} ({scenario.run_seconds:g} s)")
     else:
         parts.append(f"for {scenario.run_seconds:g} s")
     if scenario.procs > 1:
         parts.append(f"{scenario.procs} processes")
+    if scenario.thresholds:
+        parts.append(f"{len(scenario.thresholds)} threshold(s)")
     return "; ".join(parts)
 
 
@@ -77,12 +88,44 @@ def exit_status(scenario: Scenario, result: RunResult) -> int:
     return 0
 
 
-def execute(scenario: Scenario, *, report_path: str | None = None, quiet: bool = False) -> int:
-    """Runs ``scenario``, prints the summary, writes the report; returns the exit status."""
+def latency_names(scenario: Scenario) -> list[str]:
+    """The latency names a run of ``scenario`` records (the CSV's columns)."""
+    names = []
+    for push in scenario.pushes:
+        names += [f"push:{push.event}", f"push:{push.event}:service"]
+    names += [f"event:{event}" for event in scenario.subscribe]
+    return [*names, "join", LOOP_LAG, SEND_ERROR]
+
+
+def _error(message: str) -> int:
+    print(f"phoenix-fast: error: {message}", file=sys.stderr)
+    return 2
+
+
+def execute(
+    scenario: Scenario,
+    *,
+    report_path: str | None = None,
+    quiet: bool = False,
+    csv_path: str | None = None,
+) -> int:
+    """Runs ``scenario``, prints the summary, writes the report; returns the exit status.
+
+    The report's folder and the CSV file are checked before anything connects; the
+    thresholds are judged after the summary and the report are written.
+    """
     err = Console(stderr=True)
     out = Console()
     if not out.is_terminal:  # a file or a pipe: wide enough for the tables, no wrapping
         out = Console(width=120)
+    if report_path and not Path(report_path).resolve().parent.is_dir():
+        return _error(f"cannot write the report to {report_path}: no such folder (create it first)")
+    writer: CsvWriter | None = None
+    if csv_path:
+        try:
+            writer = CsvWriter(csv_path, latency_names(scenario))
+        except OSError as exc:
+            return _error(f"cannot write --csv {csv_path}: {exc.strerror} (give a writable path)")
     try:
         with target(scenario, err) as aimed:
             err.print(
@@ -91,17 +134,27 @@ def execute(scenario: Scenario, *, report_path: str | None = None, quiet: bool =
                 markup=False,
                 highlight=False,
             )
-            result = _run(aimed, err, quiet)
+            result = _run(aimed, err, quiet, writer.write if writer else None)
     except LoadError as exc:
-        print(f"phoenix-fast: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(str(exc))
     except RuntimeError as exc:  # the embedded server did not start
-        print(f"phoenix-fast: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(str(exc))
+    finally:
+        if writer is not None:
+            writer.close()
     report = to_report(
         result.stats, aimed.to_dict(), stopped_by=result.stopped_by, notes=result.notes
     )
+    if aimed.thresholds:
+        from phoenix_fast.load.thresholds import evaluate
+
+        report["thresholds"] = evaluate(aimed.thresholds, report)
     print_summary(out, report)
+    if writer is not None:
+        err.print(f"intervals written to {writer.path}")
+    status = exit_status(aimed, result)
+    if status == 0 and not all(v["ok"] for v in report.get("thresholds", ())):
+        status = 1
     if report_path:
         try:
             write_report(report_path, report)
@@ -111,10 +164,15 @@ def execute(scenario: Scenario, *, report_path: str | None = None, quiet: bool =
             )
             return 2
         err.print(f"report written to {report_path}")
-    return exit_status(aimed, result)
+    return status
 
 
-def _run(scenario: Scenario, console: Console, quiet: bool) -> RunResult:
+def _run(
+    scenario: Scenario,
+    console: Console,
+    quiet: bool,
+    on_interval: Callable[[dict[str, Any]], None] | None,
+) -> RunResult:
     from phoenix_fast.load.procs import run_in_process, run_in_workers
 
     progress = Progress(
@@ -125,5 +183,5 @@ def _run(scenario: Scenario, console: Console, quiet: bool) -> RunResult:
     )
     with progress:
         if scenario.procs > 1:
-            return run_in_workers(scenario, progress)
-        return run_in_process(scenario, progress)
+            return run_in_workers(scenario, progress, on_interval)
+        return run_in_process(scenario, progress, on_interval=on_interval)

@@ -3,11 +3,18 @@
 Latencies go into HDR histograms (HdrHistogram_py) in microseconds, from 1 µs to one hour
 with 3 significant digits, so that histograms from many processes or machines add up
 exactly (:meth:`Stats.merge`) and percentiles are computed from the merged counts.
+
+The per-push latencies are hot: they are appended as whole microseconds to plain lists
+(:meth:`Stats.samples`) and folded into the histograms once per interval
+(:meth:`Stats.fold`), which also gives that interval's percentiles. Recording a value
+straight into a histogram costs about 1.3 µs; appending it costs 0.1 µs.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +30,7 @@ __all__ = [
     "decode_histogram",
     "encode_histogram",
     "merged",
+    "span_union",
     "new_histogram",
 ]
 
@@ -52,8 +60,9 @@ COUNTERS: dict[str, str] = {
     "replies_error": "pushes answered with another status",
     "push_timeouts": "pushes without a reply in time",
     "pushes_unanswered": "pushes still waiting for a reply when the run ended",
-    "pushes_skipped": "scheduled pushes not sent (no joined channel, or the pacer fell behind)",
+    "pushes_unsent": "scheduled pushes still unsent when the run ended (the pacer was behind)",
     "events_received": "incoming events counted by subscriptions",
+    "recoveries": "outages (drops) after which 99% of the joined channels were back",
 }
 
 
@@ -94,6 +103,17 @@ class Stats:
     #: Largest simultaneous values seen (``sockets``, ``channels``); merged by sum.
     peaks: dict[str, int] = field(default_factory=lambda: {"sockets": 0, "channels": 0})
     processes: int = 1
+    #: The time spans (Unix start, end) the run covered; merged runs keep all of theirs, so
+    #: that a gap between runs that did not overlap is not counted as run time.
+    spans: list[tuple[float, float]] = field(default_factory=list)
+    #: Unix times of the first join sent and of the last first-join answered ok.
+    join_window: tuple[float, float] = (0.0, 0.0)
+    #: One id per process run, so that merging a report twice is caught.
+    run_ids: list[str] = field(default_factory=lambda: [uuid.uuid4().hex])
+    #: Rows of results over time (see ``phoenix_fast.load.intervals``).
+    intervals: list[dict[str, Any]] = field(default_factory=list)
+    #: Latencies appended by the hot paths, waiting for :meth:`fold`.
+    pending: dict[str, list[int]] = field(default_factory=dict)
 
     def count(self, name: str, n: int = 1) -> None:
         """Adds ``n`` to counter ``name``."""
@@ -119,6 +139,41 @@ class Stats:
             histogram = self.histograms[name] = new_histogram()
         histogram.record_value(min(max(int(micros), 1), HIGHEST_US))
 
+    def samples(self, name: str) -> list[int]:
+        """The list that takes latencies of ``name`` in whole microseconds (append to it);
+        the same list for the whole run, emptied by :meth:`fold`."""
+        found = self.pending.get(name)
+        if found is None:
+            found = self.pending[name] = []
+        return found
+
+    def fold(self) -> dict[str, dict[str, float]]:
+        """Moves the appended samples into the histograms; returns, for each name that had
+        samples since the last fold, their ``count``, ``p50``, ``p99`` and ``max`` in ms."""
+        out: dict[str, dict[str, float]] = {}
+        for name, values in self.pending.items():
+            if not values:
+                continue
+            counts = Counter(values)
+            values.clear()
+            histogram = self.histograms.get(name)
+            if histogram is None:
+                histogram = self.histograms[name] = new_histogram()
+            record = histogram.record_value
+            for value, n in counts.items():
+                record(min(max(value, 1), HIGHEST_US), n)
+            out[name] = summarize_counts(counts)
+        return out
+
+    def note_join_sent(self, at: float) -> None:
+        """A join was sent at Unix time ``at`` (opens the join window)."""
+        if not self.join_window[0]:
+            self.join_window = (at, self.join_window[1])
+
+    def note_join_ok(self, at: float) -> None:
+        """A first join was answered ok at Unix time ``at``."""
+        self.join_window = (self.join_window[0] or at, max(at, self.join_window[1]))
+
     def peak(self, name: str, value: int) -> None:
         """Raises peak ``name`` to ``value`` if larger."""
         if value > self.peaks.get(name, 0):
@@ -126,15 +181,34 @@ class Stats:
 
     @property
     def elapsed(self) -> float:
-        """Seconds from start to end (to now while running)."""
-        end = self.ended_at or time.time()
-        return max(end - self.started_at, 1e-9)
+        """Seconds of run time: the length of the union of the runs' spans (to now while
+        running), so that the gap between merged runs that did not overlap is left out."""
+        return max(span_union(self.all_spans()), 1e-9)
+
+    def all_spans(self) -> list[tuple[float, float]]:
+        """The spans covered: the merged ones, or this run's (to now while running)."""
+        if self.spans:
+            return list(self.spans)
+        return [(self.started_at, self.ended_at or time.time())]
+
+    @property
+    def join_seconds(self) -> float:
+        """Seconds from the first join sent to the last first join answered ok (0: none)."""
+        first, last = self.join_window
+        return max(last - first, 0.0) if first and last else 0.0
 
     def merge(self, other: Stats) -> None:
-        """Adds ``other`` into this: counts and histograms add exactly; the time span is the
-        union of both (earliest start, latest end); peaks add (processes run side by side)."""
+        """Adds ``other`` into this: counts and histograms add exactly; the time spans are
+        kept (the run time is their union); peaks add (processes run side by side)."""
+        self.spans = self.all_spans() + other.all_spans() if self.processes else other.all_spans()
         self.started_at = min(self.started_at, other.started_at)
         self.ended_at = max(self.ended_at, other.ended_at)
+        first = [w for w in (self.join_window[0], other.join_window[0]) if w]
+        self.join_window = (
+            min(first) if first else 0.0,
+            max(self.join_window[1], other.join_window[1]),
+        )
+        self.run_ids = (self.run_ids if self.processes else []) + other.run_ids
         _add(self.counters, other.counters)
         _add(self.events, other.events)
         for kind, n in other.errors.items():
@@ -146,6 +220,7 @@ class Stats:
                 mine = self.histograms[name] = new_histogram()
             mine.add(histogram)
         self.processes += other.processes
+        self.intervals = _merge_rows(self.intervals, other.intervals)
 
     def snapshot(self) -> dict[str, int]:
         """The counters plus error total, for the live display."""
@@ -162,6 +237,7 @@ def merged(all_stats: Iterable[Stats]) -> Stats:
     total = Stats(started_at=items[0].started_at, ended_at=items[0].ended_at, processes=0)
     total.counters = dict.fromkeys(COUNTERS, 0)
     total.peaks = {}
+    total.run_ids = []
     for item in items:
         total.merge(item)
     return total
@@ -170,3 +246,40 @@ def merged(all_stats: Iterable[Stats]) -> Stats:
 def _add(into: dict[str, int], other: Mapping[str, int]) -> None:
     for name, n in other.items():
         into[name] = into.get(name, 0) + n
+
+
+def span_union(spans: Iterable[tuple[float, float]]) -> float:
+    """The total length of the union of ``spans`` (start, end)."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end <= reach:
+            continue
+        total += end - max(start, reach)
+        reach = end
+    return total
+
+
+def summarize_counts(counts: Mapping[int, int]) -> dict[str, float]:
+    """``count``, ``p50``, ``p99`` and ``max`` (ms) of microsecond values with their counts."""
+    items = sorted(counts.items())
+    total = sum(n for _value, n in items)
+    out: dict[str, float] = {"count": total}
+    targets = (("p50", 0.50 * total), ("p99", 0.99 * total))
+    seen, k = 0, 0
+    for value, n in items:
+        seen += n
+        while k < len(targets) and seen >= targets[k][1]:
+            out[targets[k][0]] = value / 1000
+            k += 1
+    out["max"] = items[-1][0] / 1000 if items else 0.0
+    return out
+
+
+def _merge_rows(mine: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not theirs:
+        return mine
+    if not mine:
+        return [dict(row) for row in theirs]
+    from phoenix_fast.load.intervals import merge_rows
+
+    return merge_rows(mine + theirs)

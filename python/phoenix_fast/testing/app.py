@@ -3,6 +3,13 @@
 Topics ``echo:*``, ``presence:*`` and ``load:*``; a connection whose params have
 ``token=bad`` is refused. Maps built here have sorted keys, as Phoenix encodes them.
 Counters (``burst`` ``i``, ``fanout`` ``round``) run from 0 to n-1.
+
+Stall mode (opt-in, for load tests): an ``echo:*`` join with ``stall_every_ms`` and
+``stall_ms`` makes the channel stop answering ``ping`` for ``stall_ms`` out of every
+``stall_every_ms`` milliseconds, on one clock shared by every channel of the server (so all
+stall together, as a server in a garbage-collection pause or a blocked process would). A
+ping that arrives during a stall is answered when it ends, and the channel's later
+messages wait behind it, as they would in a blocked Phoenix channel process.
 """
 
 from __future__ import annotations
@@ -47,14 +54,23 @@ def _count(value: Any) -> int:
 class EchoChannel(Channel):
     """``echo:*``: join echo, replies, errors, crash, stop, broadcast, burst, binary."""
 
+    #: Stall mode: seconds out of every ``stall_every`` during which pings wait (0: none).
+    stall = 0.0
+    stall_every = 0.0
+
     async def join(self, params: Any) -> tuple[str, Any]:
-        """Echo the join; honour ``delay_ms`` and ``fail``."""
+        """Echo the join; honour ``delay_ms``, ``fail``, ``stall_ms`` and ``stall_every_ms``."""
         params = _object(params)
         delay = params.get("delay_ms")
         if delay is not None:
             await asyncio.sleep(float(delay) / 1000)
         if "fail" in params:
             return "error", {"reason": params["fail"]}
+        if "stall_ms" in params or "stall_every_ms" in params:
+            stall, every = float(params["stall_ms"]), float(params["stall_every_ms"])
+            if not 0 <= stall < every:
+                return "error", {"reason": "stall_ms must be >= 0 and below stall_every_ms"}
+            self.stall, self.stall_every = stall / 1000, every / 1000
         return "ok", {"joined": self.topic, "params": params}
 
     def handle_in(self, event: str, payload: Any, ref: Any) -> Work | None:
@@ -64,7 +80,16 @@ class EchoChannel(Channel):
             return super().handle_in(event, payload, ref)
         return handler(self, payload, ref)
 
-    def _ping(self, payload: Any, ref: Any) -> None:
+    def _ping(self, payload: Any, ref: Any) -> Work | None:
+        if self.stall:
+            phase = time.monotonic() % self.stall_every
+            if phase < self.stall:
+                return self._stalled_reply(self.stall - phase, ref, payload)
+        self.reply(ref, "ok", payload)
+        return None
+
+    async def _stalled_reply(self, wait: float, ref: Any, payload: Any) -> None:
+        await asyncio.sleep(wait)
         self.reply(ref, "ok", payload)
 
     def _error_me(self, payload: Any, ref: Any) -> None:
