@@ -46,8 +46,13 @@ class ThreadWaiter:
 
     def wait(self, future: concurrent.futures.Future[Any], timeout: float | None) -> bool:
         """Blocks the calling thread until ``future`` is done or the timeout passes."""
-        concurrent.futures.wait((future,), timeout)
-        return future.done()
+        try:
+            future.exception(timeout)
+        except concurrent.futures.TimeoutError:
+            return False
+        except concurrent.futures.CancelledError:
+            pass
+        return True
 
 
 #: The waiter of plain threads.
@@ -154,23 +159,72 @@ class LoopThread:
             RuntimeError: called from the loop thread itself, where waiting would deadlock.
             Exception: whatever ``await make()`` raised.
         """
+        tasks: list[asyncio.Future[T]] = []
+
+        def start(future: concurrent.futures.Future[T]) -> None:  # in the loop thread
+            task = asyncio.ensure_future(make())
+            tasks.append(task)
+            task.add_done_callback(lambda done: _settle(future, done))
+
+        return self._wait(start, timeout, waiter, lambda: [task.cancel() for task in tasks])
+
+    def call(self, fn: Callable[[], T], timeout: float | None, waiter: Waiter = THREAD_WAITER) -> T:
+        """Runs ``fn()`` (not a coroutine: no task is made) in the loop thread and returns
+        its result; raises as :meth:`run` does."""
+
+        def start(future: concurrent.futures.Future[T]) -> None:  # in the loop thread
+            future.set_result(fn())
+
+        return self._wait(start, timeout, waiter, None)
+
+    def _wait(
+        self,
+        start: Callable[[concurrent.futures.Future[T]], None],
+        timeout: float | None,
+        waiter: Waiter,
+        cancel: Callable[[], object] | None,
+    ) -> T:
         if self.in_thread():
             raise RuntimeError(
                 "a blocking phoenix_fast call was made in the loop thread (from a callback?): "
                 "it would wait for itself forever. Use the async object (.async_socket, "
                 ".async_channel) there, without waiting"
             )
-        future = asyncio.run_coroutine_threadsafe(_await(make), self.loop)
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def begin() -> None:  # in the loop thread
+            if future.set_running_or_notify_cancel():
+                try:
+                    start(future)
+                except BaseException as exc:  # make() or fn() raised: the caller gets it
+                    future.set_exception(exc)
+
+        self.loop.call_soon_threadsafe(begin)
         try:
             done = waiter.wait(future, timeout)
         except BaseException:  # interrupted (KeyboardInterrupt, a killed greenlet)
-            future.cancel()
+            self._abandon(future, cancel)
             raise
         if not done:
-            future.cancel()
+            self._abandon(future, cancel)
             raise TimeoutError(f"no result within {timeout} s")
         return future.result()
 
+    def _abandon(
+        self, future: concurrent.futures.Future[Any], cancel: Callable[[], object] | None
+    ) -> None:
+        """The caller stopped waiting: the work is cancelled if it started, skipped if not."""
+        if not future.cancel() and cancel is not None:
+            self.loop.call_soon_threadsafe(cancel)
 
-async def _await(make: Callable[[], Awaitable[T]]) -> T:
-    return await make()
+
+def _settle(future: concurrent.futures.Future[T], task: asyncio.Future[T]) -> None:
+    """Copies the outcome of ``task`` to ``future`` (in the loop thread)."""
+    if task.cancelled():
+        future.set_exception(concurrent.futures.CancelledError())
+        return
+    error = task.exception()
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(task.result())

@@ -57,8 +57,6 @@ DEFAULT_TIMEOUT = 10.0
 #: Extra seconds the caller waits beyond an operation's own timeout, so that the operation's
 #: own error (``PushTimeout`` say) is what the caller sees.
 _GRACE = 1.0
-#: At most this many queued messages are moved to the calling thread per loop round trip.
-_BATCH = 1024
 
 
 def connect(endpoint: str, *, timeout: float = DEFAULT_TIMEOUT, **options: Any) -> Socket:
@@ -114,11 +112,7 @@ class Socket:
 
     def _call(self, fn: Callable[[], T], timeout: float | None = None) -> T:
         """``fn()`` in the loop thread."""
-
-        async def call() -> T:
-            return fn()
-
-        return self._thread.run(call, self._wait(timeout))
+        return self._thread.call(fn, self._wait(timeout))
 
     def _wait(self, timeout: float | None) -> float:
         return self.timeout if timeout is None else timeout
@@ -343,8 +337,9 @@ class Channel:
 class Stream(Iterator["Message"]):
     """Messages of one channel event, read with ``for`` (see :meth:`Channel.stream`).
 
-    Each loop round trip moves every queued message (up to 1,024) to the reading thread, so a
-    fast sender costs one wake-up per batch, not per message.
+    Each loop round trip moves every queued message to the reading thread, so a fast sender
+    costs one wake-up per batch, not per message (the stream then holds at most twice its
+    ``maxsize``: one batch being read, one queue filling).
     """
 
     def __init__(self, socket: Socket, stream: ChannelStream, timeout: float | None) -> None:
@@ -399,7 +394,7 @@ class Stream(Iterator["Message"]):
                 ) from None
             batch = [first]
             try:
-                while len(stream) and len(batch) < _BATCH:
+                while len(stream):  # all of them: at most the stream's maxsize
                     batch.append(await stream.__anext__())
             except StreamOverflow as exc:  # after the messages before it
                 errors.append(exc)
