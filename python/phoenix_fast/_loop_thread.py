@@ -4,10 +4,13 @@ The synchronous client (``phoenix_fast.sync``) and the Locust user both run the 
 client here: one real OS thread per process runs an event loop (uvloop when installed), and
 callers hand it coroutine factories with :meth:`LoopThread.run`, then wait for the result.
 
-How a caller waits is pluggable (a :class:`Waiter`): plain threads block on a
-``concurrent.futures`` wait; greenlets (Locust, once gevent monkey-patched the process) wait
-on a gevent event set through the hub's ``run_callback_threadsafe``, so the wait yields to the
-other greenlets instead of stalling the hub.
+How a caller waits is pluggable (a :class:`Waiter` makes one :class:`Signal` per call):
+plain threads block on a ``threading.Event``; greenlets (Locust, once gevent monkey-patched
+the process) wait on a gevent event that the loop thread sets through the hub's
+``run_callback_threadsafe``, so the wait yields to the other greenlets instead of stalling
+the hub. The state of a call is only ever changed in the loop thread, and the loop thread
+touches nothing of the caller's but its signal: no lock is shared between the two threads
+(under gevent, ``threading``'s locks would be the hub's).
 
 The thread is started on first use, and again in a child process after a ``fork`` (Locust's
 ``--processes``): a loop thread never crosses a fork.
@@ -17,14 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import concurrent.futures
 import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["THREAD_WAITER", "LoopThread", "ThreadWaiter", "Waiter"]
+__all__ = ["THREAD_WAITER", "LoopThread", "Signal", "ThreadWaiter", "Waiter"]
 
 T = TypeVar("T")
 
@@ -32,31 +34,49 @@ T = TypeVar("T")
 _EXIT_TIMEOUT = 2.0
 
 
-class Waiter(Protocol):
-    """How a caller waits for a result of the loop thread."""
+class Signal(Protocol):
+    """One call's wake-up: set once by the loop thread, waited on by the caller."""
 
-    def wait(self, future: concurrent.futures.Future[Any], timeout: float | None) -> bool:
-        """Blocks the caller until ``future`` is done or ``timeout`` seconds have passed;
-        returns whether it is done. ``future`` is completed in the loop thread."""
+    def set(self) -> None:
+        """Wakes the caller (called in the loop thread)."""
+        ...
+
+    def wait(self, timeout: float | None) -> bool:
+        """Blocks the caller until set or ``timeout`` seconds have passed; whether set."""
+        ...
+
+
+class Waiter(Protocol):
+    """How callers wait for the loop thread: a new :class:`Signal` per call."""
+
+    def signal(self) -> Signal:
+        """A new signal, made in the calling thread."""
         ...
 
 
 class ThreadWaiter:
-    """Waits with ``concurrent.futures`` (for plain threads)."""
+    """Plain threads wait on a ``threading.Event``."""
 
-    def wait(self, future: concurrent.futures.Future[Any], timeout: float | None) -> bool:
-        """Blocks the calling thread until ``future`` is done or the timeout passes."""
-        try:
-            future.exception(timeout)
-        except concurrent.futures.TimeoutError:
-            return False
-        except concurrent.futures.CancelledError:
-            pass
-        return True
+    def signal(self) -> Signal:
+        """A new ``threading.Event``."""
+        return threading.Event()
 
 
 #: The waiter of plain threads.
 THREAD_WAITER: Waiter = ThreadWaiter()
+
+
+class _Call:
+    """One call handed to the loop thread; written only in the loop thread."""
+
+    __slots__ = ("abandoned", "error", "started", "task", "value")
+
+    def __init__(self) -> None:
+        self.started = False
+        self.abandoned = False
+        self.task: asyncio.Future[Any] | None = None
+        self.value: Any = None
+        self.error: BaseException | None = None
 
 
 def _gevent_monkey() -> Any:
@@ -159,72 +179,75 @@ class LoopThread:
             RuntimeError: called from the loop thread itself, where waiting would deadlock.
             Exception: whatever ``await make()`` raised.
         """
-        tasks: list[asyncio.Future[T]] = []
 
-        def start(future: concurrent.futures.Future[T]) -> None:  # in the loop thread
-            task = asyncio.ensure_future(make())
-            tasks.append(task)
-            task.add_done_callback(lambda done: _settle(future, done))
+        def start(call: _Call, finish: Callable[[Any, BaseException | None], None]) -> None:
+            task = call.task = asyncio.ensure_future(make())
+            task.add_done_callback(lambda done: _settle(done, finish))
 
-        return self._wait(start, timeout, waiter, lambda: [task.cancel() for task in tasks])
+        return self._wait(start, timeout, waiter)  # type: ignore[no-any-return]
 
     def call(self, fn: Callable[[], T], timeout: float | None, waiter: Waiter = THREAD_WAITER) -> T:
         """Runs ``fn()`` (not a coroutine: no task is made) in the loop thread and returns
         its result; raises as :meth:`run` does."""
 
-        def start(future: concurrent.futures.Future[T]) -> None:  # in the loop thread
-            future.set_result(fn())
+        def start(call: _Call, finish: Callable[[Any, BaseException | None], None]) -> None:
+            finish(fn(), None)
 
-        return self._wait(start, timeout, waiter, None)
+        return self._wait(start, timeout, waiter)  # type: ignore[no-any-return]
 
     def _wait(
         self,
-        start: Callable[[concurrent.futures.Future[T]], None],
+        start: Callable[[_Call, Callable[[Any, BaseException | None], None]], None],
         timeout: float | None,
         waiter: Waiter,
-        cancel: Callable[[], object] | None,
-    ) -> T:
+    ) -> Any:
         if self.in_thread():
             raise RuntimeError(
                 "a blocking phoenix_fast call was made in the loop thread (from a callback?): "
                 "it would wait for itself forever. Use the async object (.async_socket, "
                 ".async_channel) there, without waiting"
             )
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        call, signal = _Call(), waiter.signal()
+
+        def finish(value: Any, error: BaseException | None) -> None:  # in the loop thread
+            call.value, call.error = value, error
+            signal.set()
 
         def begin() -> None:  # in the loop thread
-            if future.set_running_or_notify_cancel():
-                try:
-                    start(future)
-                except BaseException as exc:  # make() or fn() raised: the caller gets it
-                    future.set_exception(exc)
+            if call.abandoned:
+                return
+            call.started = True
+            try:
+                start(call, finish)
+            except BaseException as exc:  # make() or fn() raised: the caller gets it
+                finish(None, exc)
 
         self.loop.call_soon_threadsafe(begin)
         try:
-            done = waiter.wait(future, timeout)
+            done = signal.wait(timeout)
         except BaseException:  # interrupted (KeyboardInterrupt, a killed greenlet)
-            self._abandon(future, cancel)
+            self.loop.call_soon_threadsafe(_abandon, call)
             raise
         if not done:
-            self._abandon(future, cancel)
+            self.loop.call_soon_threadsafe(_abandon, call)
             raise TimeoutError(f"no result within {timeout} s")
-        return future.result()
-
-    def _abandon(
-        self, future: concurrent.futures.Future[Any], cancel: Callable[[], object] | None
-    ) -> None:
-        """The caller stopped waiting: the work is cancelled if it started, skipped if not."""
-        if not future.cancel() and cancel is not None:
-            self.loop.call_soon_threadsafe(cancel)
+        if call.error is not None:
+            raise call.error
+        return call.value
 
 
-def _settle(future: concurrent.futures.Future[T], task: asyncio.Future[T]) -> None:
-    """Copies the outcome of ``task`` to ``future`` (in the loop thread)."""
+def _abandon(call: _Call) -> None:
+    """The caller stopped waiting (in the loop thread): the work is skipped if it has not
+    started, cancelled if it is a task still running."""
+    call.abandoned = True
+    if call.task is not None:
+        call.task.cancel()
+
+
+def _settle(task: asyncio.Future[Any], finish: Callable[[Any, BaseException | None], None]) -> None:
+    """Hands the outcome of ``task`` to the caller (in the loop thread)."""
     if task.cancelled():
-        future.set_exception(concurrent.futures.CancelledError())
+        finish(None, asyncio.CancelledError())
         return
     error = task.exception()
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(task.result())
+    finish(None if error is not None else task.result(), error)

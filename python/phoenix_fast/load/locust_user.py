@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -58,20 +57,29 @@ _EVENT_BACKLOG = 100_000
 _FLUSH_SECONDS = 0.5
 
 
+class _GeventSignal:
+    """Set by the loop thread through the hub (``run_callback_threadsafe``); waiting on it
+    yields to the other greenlets."""
+
+    __slots__ = ("_event", "_hub")
+
+    def __init__(self) -> None:
+        self._hub = gevent.get_hub()
+        self._event = gevent.event.Event()
+
+    def set(self) -> None:
+        self._hub.loop.run_callback_threadsafe(self._event.set)
+
+    def wait(self, timeout: float | None) -> bool:
+        return bool(self._event.wait(timeout))
+
+
 class GeventWaiter:
-    """Waits on a gevent event (the loop thread sets it through the hub), so the waiting
-    greenlet yields to the others instead of blocking the hub."""
+    """Greenlets wait on gevent events, so a waiting user never blocks the hub."""
 
-    def wait(self, future: concurrent.futures.Future[Any], timeout: float | None) -> bool:
-        """Blocks the calling greenlet until ``future`` is done or the timeout passes."""
-        hub = gevent.get_hub()
-        done = gevent.event.Event()
-
-        def finished(_: concurrent.futures.Future[Any]) -> None:  # in the loop thread
-            hub.loop.run_callback_threadsafe(done.set)
-
-        future.add_done_callback(finished)
-        return bool(done.wait(timeout)) or future.done()
+    def signal(self) -> _GeventSignal:
+        """A new signal for the calling greenlet."""
+        return _GeventSignal()
 
 
 GEVENT_WAITER = GeventWaiter()
