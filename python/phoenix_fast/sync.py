@@ -153,6 +153,12 @@ class Socket:
     disconnect = close
 
     def __enter__(self) -> Socket:
+        """Connects, as ``async with`` does for the async socket (no-op if connected)."""
+        try:
+            self.connect()
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def __exit__(

@@ -68,8 +68,8 @@ def test_a_blocking_call_from_the_loop_thread_raises_instead_of_deadlocking() ->
 
 
 def test_closing_a_stream_from_another_thread_ends_a_blocked_reader(phoenix_url: str) -> None:
-    with Socket(phoenix_url) as socket:
-        socket.connect()
+    with Socket(phoenix_url) as socket:  # connects, as `async with` does
+        assert socket.is_connected()
         channel = socket.channel("echo:loop-close")
         channel.join()
         stream = channel.stream("shout")  # no timeout: the reader blocks until closed
