@@ -258,3 +258,49 @@ async def test_longpoll_refused_then_recovers(proxy: FaultProxy) -> None:
         assert channel.state != "joined"
         proxy.accept_new()
         await recovered(socket, channel)
+
+
+async def test_a_handshake_answer_cut_short_is_a_failed_connect_that_is_retried(
+    proxy: FaultProxy,
+) -> None:
+    errors: list[Any] = []
+    proxy.truncate_next("to_client", keep=20)  # "HTTP/1.1 101 Switch" and the end
+    socket = through(proxy)
+    socket.on_error(lambda *args: errors.append(args))
+    channel = socket.channel("echo:cut-handshake")
+    channel.join(timeout=30)
+    socket.connect()
+    try:
+        await wait_for(lambda: bool(errors))
+        await recovered(socket, channel)
+        assert proxy.accepted == 2
+    finally:
+        await socket.disconnect()
+
+
+async def test_a_compressed_stream_cut_mid_message_then_a_fresh_one(
+    server: ServerThread, proxy: FaultProxy
+) -> None:
+    async with Socket(proxy.url_for("/socket_compress"), compress=True, **FAST) as socket:
+        channel = socket.channel("echo:deflate")
+        await channel.join()
+        assert await channel.push("ping", {"data": "abc" * 500}) == {"data": "abc" * 500}
+        proxy.truncate_next("to_client", keep=9)  # the inflater's context dies with the link
+        with pytest.raises(ConnectionClosed):
+            await channel.push("ping", {"data": "xyz" * 500}, timeout=1)
+        await recovered(socket, channel)  # a new link starts a new deflate context
+
+
+async def test_latency_beyond_the_heartbeat_timeout_drops_links_until_it_goes(
+    proxy: FaultProxy,
+) -> None:
+    errors: list[Any] = []
+    async with through(proxy, heartbeat_interval=0.1, heartbeat_timeout=0.1) as socket:
+        channel = socket.channel("echo:too-slow")
+        channel.on_error(errors.append)
+        await channel.join()
+        proxy.set_delay(0.15, "to_client")  # every heartbeat reply comes too late
+        await wait_for(lambda: len(errors) >= 2)
+        assert all(e == {"source": "transport", "reason": "heartbeat_timeout"} for e in errors)
+        proxy.set_delay(0)
+        await recovered(socket, channel)
