@@ -10,45 +10,14 @@ use super::batch::BatchDecoder;
 use super::codec::Codec;
 use super::errors::{connect_error, ws_error};
 use crate::frame::Header;
-use crate::ws::{self, FeedError, FrameParser, HandshakeRequest, Opcode, WsEvent};
+use crate::ws::{self, FeedError, FrameParser, HandshakeRequest, MaskKeys, Opcode, WsEvent};
 
-/// A fast generator for masking keys, seeded from the OS; a handshake key is always drawn
-/// from the OS directly.
-struct MaskRng(u64);
-
-impl MaskRng {
-    fn from_os() -> Self {
-        let mut seed = [0u8; 8];
-        // If the OS has no entropy to give, a time-based seed still gives distinct masks.
-        if getrandom::fill(&mut seed).is_err() {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            seed = nanos.to_le_bytes();
-        }
-        Self(u64::from_le_bytes(seed) | 1)
-    }
-
-    /// splitmix64.
-    fn next_key(&mut self) -> [u8; 4] {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        let bytes = (z ^ (z >> 31)).to_le_bytes();
-        [bytes[0], bytes[1], bytes[2], bytes[3]]
-    }
-}
-
-fn handshake_key() -> String {
+/// A fresh `Sec-WebSocket-Key`: a random 16-byte nonce (RFC 6455 4.1), from the
+/// connection's OS-keyed generator.
+fn handshake_key(keys: &mut MaskKeys) -> String {
     use base64::Engine as _;
     let mut nonce = [0u8; 16];
-    let mut rng = MaskRng::from_os();
-    if getrandom::fill(&mut nonce).is_err() {
-        for chunk in nonce.chunks_mut(4) {
-            chunk.copy_from_slice(&rng.next_key());
-        }
-    }
+    keys.fill(&mut nonce);
     base64::engine::general_purpose::STANDARD.encode(nonce)
 }
 
@@ -67,7 +36,8 @@ pub struct WsClient {
     outgoing: Vec<u8>,
     close_code: Option<u16>,
     close_reason: String,
-    rng: MaskRng,
+    /// Masking keys: a CSPRNG keyed from the OS (why: rust/ws/mask.rs).
+    rng: MaskKeys,
 }
 
 impl WsClient {
@@ -148,11 +118,16 @@ impl WsClient {
     /// compressed messages are then inflated on receipt (their inflated size is bounded by
     /// `max_message_size` too). Frames we send always go out uncompressed.
     #[pyo3(signature = (codec, max_message_size = ws::DEFAULT_MAX_MESSAGE_SIZE, *, compress = false))]
-    fn new(codec: Option<Py<Codec>>, max_message_size: usize, compress: bool) -> Self {
-        Self {
+    fn new(codec: Option<Py<Codec>>, max_message_size: usize, compress: bool) -> PyResult<Self> {
+        let mut rng = MaskKeys::from_os().map_err(|err| {
+            pyo3::exceptions::PyOSError::new_err(format!(
+                "the OS gave no randomness for WebSocket masking keys: {err}"
+            ))
+        })?;
+        Ok(Self {
             codec,
             parser: FrameParser::new(max_message_size),
-            key: handshake_key(),
+            key: handshake_key(&mut rng),
             offered: Vec::new(),
             compress,
             handshake_buf: Vec::new(),
@@ -161,8 +136,8 @@ impl WsClient {
             outgoing: Vec::new(),
             close_code: None,
             close_reason: String::new(),
-            rng: MaskRng::from_os(),
-        }
+            rng,
+        })
     }
 
     /// The HTTP upgrade request (a fresh key is part of it).

@@ -26,12 +26,14 @@ use std::fmt;
 
 mod deflate;
 mod handshake;
+mod mask;
 
 pub use deflate::{Deflate, DeflateParams};
 pub use handshake::{
     accept_key, parse_handshake_response, parse_handshake_response_offering, write_handshake_request,
     HandshakeRequest, HandshakeResponse,
 };
+pub use mask::MaskKeys;
 
 /// Default bound on one data message (after reassembly), in bytes.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
@@ -713,7 +715,8 @@ fn is_valid_close_code(code: u16) -> bool {
 
 /// Builds a masked client frame with FIN set into `out` (appending).
 ///
-/// `mask_key` comes from the caller: random in production (RFC 6455 10.3), fixed in tests.
+/// `mask_key` comes from the caller: from [`MaskKeys`] in production (RFC 6455 10.3), fixed in
+/// tests.
 /// Control frames (Close, Ping, Pong) must carry at most 125 bytes; that is the caller's
 /// responsibility, as a longer one makes the server fail the connection.
 pub fn write_frame(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8], mask_key: [u8; 4]) {
