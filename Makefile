@@ -43,14 +43,14 @@ js: $(JS_DIR)/node_modules/.package-lock.json ## install the official JS client 
 
 .PHONY: format
 format: install ## reformat Python and Rust
-	$(BIN)/ruff format python tests benches examples
-	$(BIN)/ruff check --fix python tests benches examples
+	$(BIN)/ruff format python tests benches examples docs/_griffe
+	$(BIN)/ruff check --fix python tests benches examples docs/_griffe
 	cargo fmt
 
 .PHONY: lint
 lint: build ## every lint: ruff, mypy --strict, stubtest, rustfmt, clippy
-	$(BIN)/ruff format --check python tests benches examples
-	$(BIN)/ruff check python tests benches examples
+	$(BIN)/ruff format --check python tests benches examples docs/_griffe
+	$(BIN)/ruff check python tests benches examples docs/_griffe
 	$(BIN)/mypy
 	$(BIN)/mypy --strict examples
 	$(PY) -m mypy.stubtest phoenix_fast._native --allowlist .stubtest-allowlist
@@ -70,7 +70,7 @@ test: test-rust test-python ## every test
 
 .PHONY: docs
 docs: install ## build the documentation site in strict mode (into target/site)
-	$(BIN)/mkdocs build --strict --quiet --site-dir target/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir target/site
 
 # The other supported Pythons: a release wheel each (the one we would ship), installed with
 # requirements-test.txt in its own venv, runs MULTI_TESTS (the full suite runs on $(VENV)).
@@ -107,7 +107,7 @@ $(addprefix test-python-,$(OTHER_PYTHONS)): test-python-%: install
 		$(addprefix --deselect ,$(MULTI_DESELECT_$*))
 
 .PHONY: check
-check: lint test test-pythons ## set up, then run every lint and every test (what CI runs)
+check: lint test docs test-pythons ## set up, then run every lint and every test (what CI runs)
 
 .PHONY: demo
 demo: build ## the main job
