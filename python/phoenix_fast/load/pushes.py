@@ -129,6 +129,7 @@ class _Kind:
         "event",
         "next",
         "open",
+        "own_fields",
         "payload",
         "period",
         "schedule",
@@ -146,6 +147,8 @@ class _Kind:
         self.period = 1.0 / rate if rate else 0.0
         self.template = Template(spec.payload, PAYLOAD_FIELDS, f"payload of {spec.event!r}")
         self.constant = self.template.constant
+        #: Whether the payload uses only the push's own placeholders (seq, event, ts).
+        self.own_fields = self.template.names <= {"seq", "event", "ts"}
         self.payload = self.template.render({}) if self.constant else None
         self.open = stats.samples(f"push:{spec.event}").append
         self.service = stats.samples(f"push:{spec.event}:service").append
@@ -272,14 +275,12 @@ class Pacer:
         self._timer = None
         if not self._sending:
             return
-        start = self._start
-        horizon = _perf() - start + EARLY
+        horizon = _perf() - self._start + EARLY
         held_before = self.held
         self.held = ""
         for kind in self._kinds:
-            while kind.slot <= horizon:
-                if not self._send(kind, start + kind.slot, held_before):
-                    break
+            if kind.slot <= horizon:
+                self._send_due(kind, horizon, held_before)
             if self.held or not self._sending:
                 break
         self._arm()
@@ -296,7 +297,8 @@ class Pacer:
         if held:
             self._timer = loop.call_later(_RETRY, self._wake)
             return
-        nearest = min(kind.slot for kind in self._kinds)
+        kinds = self._kinds
+        nearest = kinds[0].slot if len(kinds) == 1 else min(kind.slot for kind in kinds)
         if nearest == math.inf:
             return
         # The next slot is more than EARLY ahead (the wake-up sent everything closer). A
@@ -305,56 +307,64 @@ class Pacer:
         delay = nearest - (_perf() - self._start) - EARLY
         self._timer = loop.call_later(max(delay, _MIN_TIMER), self._wake)
 
-    def _send(self, kind: _Kind, intended: float, held_before: str) -> bool:
-        """Sends ``kind``'s next push (slot ``intended``); False when held back or done."""
-        if self.in_flight >= self._max_in_flight:
-            self.held = "in_flight"
-            return False
-        limit = self._limit
-        if limit is not None and self._sent >= limit:
-            self._sending = False
-            return False
-        # The lead's issue 11 adds socket.buffered_amount: a socket with too many bytes
-        # waiting would be passed over here (counted in pushes_blocked), as can_push() is.
-        target = self._next_channel(kind)
-        if target is None:
-            self.held = "channel"
-            return False
-        channel, values = target
-        self._seq += 1
-        payload = kind.payload
-        # a push sent before its slot (by at most EARLY) is timed from its send
-        begin = min(intended, _perf())
-        if not kind.constant:
-            ts = (self._wall + (begin - self._start)) * 1000
-            fill = {**values, "seq": self._seq, "event": kind.event, "ts": ts}
-            payload = kind.template.render(fill)
-        try:
-            push = channel.push(kind.event, payload, self._timeout)
-        except BufferFull:
-            self.held = "buffer"
-            return False
-        now = _perf()
-        if not held_before:  # the error either way: early or late
-            self._send_error(int(abs(now - intended) * 1e6))
-        push._on_outcome = _Pending(self, kind, begin, now).done
-        self.in_flight += 1
-        self._sent += 1
-        self.counters["pushes_sent"] += 1
-        kind.sent += 1
-        kind.slot = kind.slot_of(kind.sent + 1)
-        return True
-
-    def _next_channel(self, kind: _Kind) -> tuple[Channel, dict[str, Any]] | None:
-        channels = self._channels
+    def _send_due(self, kind: _Kind, horizon: float, held_before: str) -> None:
+        """Sends ``kind``'s pushes with slots up to ``horizon`` (seconds into the run), in
+        order, until one is held back. The per-push path: keep it lean."""
+        start, channels = self._start, self._channels
         count = len(channels)
-        for _ in range(min(count, 64)):
-            index = kind.next % count
-            kind.next = index + 1
-            target = channels[index]
-            if target[0].can_push():
-                return target
-        return None
+        cap, limit = self._max_in_flight, self._limit
+        event, timeout, period = kind.event, self._timeout, kind.period
+        render = None if kind.constant else kind.template.render
+        payload, own_fields = kind.payload, kind.own_fields
+        send_error = None if held_before else self._send_error
+        sent = 0
+        while kind.slot <= horizon:
+            if self.in_flight >= cap:
+                self.held = "in_flight"
+                break
+            if limit is not None and self._sent >= limit:
+                self._sending = False
+                break
+            # The lead's issue 11 adds socket.buffered_amount: a socket with too many bytes
+            # waiting would be passed over here (counted in pushes_blocked), as can_push() is.
+            channel: Channel | None = None
+            for _ in range(count if count < 64 else 64):
+                index = kind.next % count
+                kind.next = index + 1
+                candidate = channels[index]
+                if candidate[0].can_push():
+                    channel, values = candidate
+                    break
+            if channel is None:
+                self.held = "channel"
+                break
+            intended = start + kind.slot
+            begin = _perf()
+            if intended < begin:  # a push sent before its slot is timed from its send
+                begin = intended
+            if render is not None:
+                self._seq += 1
+                ts = (self._wall + (begin - start)) * 1000
+                if own_fields:  # no channel placeholder: no copy of the channel's values
+                    fill = {"seq": self._seq, "event": event, "ts": ts}
+                else:
+                    fill = {**values, "seq": self._seq, "event": event, "ts": ts}
+                payload = render(fill)
+            try:
+                push = channel.push(event, payload, timeout)
+            except BufferFull:
+                self.held = "buffer"
+                break
+            now = _perf()
+            if send_error is not None:  # the error either way: early or late
+                send_error(int(abs(now - intended) * 1e6))
+            push._on_outcome = _Pending(self, kind, begin, now).done
+            self.in_flight += 1
+            self._sent += 1
+            sent += 1
+            k = kind.sent = kind.sent + 1
+            kind.slot = (k + 1) * period if period else kind.schedule.time_of(k + 1)
+        self.counters["pushes_sent"] += sent
 
     def answered(self) -> None:
         """A push was answered (or timed out)."""

@@ -37,6 +37,9 @@ __all__ = [
 #: The largest latency recorded, in microseconds (one hour); larger values are clamped.
 HIGHEST_US = 3_600_000_000
 SIGNIFICANT_FIGURES = 3
+#: The histograms' sub-bucket bits for 3 significant digits: values below 2**11 are exact.
+_SUB_BUCKET_BITS = 11
+_EXACT_BELOW = 1 << _SUB_BUCKET_BITS
 #: Percentiles shown in reports and summaries.
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 #: Distinct error kinds kept; further kinds are counted under ``"other"``.
@@ -149,19 +152,20 @@ class Stats:
 
     def fold(self) -> dict[str, dict[str, float]]:
         """Moves the appended samples into the histograms; returns, for each name that had
-        samples since the last fold, their ``count``, ``p50``, ``p99`` and ``max`` in ms."""
+        samples since the last fold, their ``count``, ``p50``, ``p90``, ``p99`` and ``max`` in
+        ms."""
         out: dict[str, dict[str, float]] = {}
         for name, values in self.pending.items():
             if not values:
                 continue
-            counts = Counter(values)
+            counts = _bucketed(Counter(values))
             values.clear()
             histogram = self.histograms.get(name)
             if histogram is None:
                 histogram = self.histograms[name] = new_histogram()
             record = histogram.record_value
             for value, n in counts.items():
-                record(min(max(value, 1), HIGHEST_US), n)
+                record(value, n)
             out[name] = summarize_counts(counts)
         return out
 
@@ -248,6 +252,24 @@ def _add(into: dict[str, int], other: Mapping[str, int]) -> None:
         into[name] = into.get(name, 0) + n
 
 
+def _bucketed(counts: Mapping[int, int]) -> dict[int, int]:
+    """``counts`` with each value replaced by the lowest value of its histogram bucket
+    (3 significant digits: exact below 2048 µs, then 2048 sub-buckets per power of two),
+    clamped to 1 µs .. one hour: one ``record_value`` per bucket instead of per value."""
+    out: dict[int, int] = {}
+    get = out.get
+    for value, n in counts.items():
+        if value >= _EXACT_BELOW:
+            if value > HIGHEST_US:
+                value = HIGHEST_US
+            shift = value.bit_length() - _SUB_BUCKET_BITS
+            value = (value >> shift) << shift
+        elif value < 1:
+            value = 1
+        out[value] = get(value, 0) + n
+    return out
+
+
 def span_union(spans: Iterable[tuple[float, float]]) -> float:
     """The total length of the union of ``spans`` (start, end)."""
     total, reach = 0.0, float("-inf")
@@ -260,11 +282,12 @@ def span_union(spans: Iterable[tuple[float, float]]) -> float:
 
 
 def summarize_counts(counts: Mapping[int, int]) -> dict[str, float]:
-    """``count``, ``p50``, ``p99`` and ``max`` (ms) of microsecond values with their counts."""
+    """``count``, ``p50``, ``p90``, ``p99`` and ``max`` (ms) of microsecond values with their
+    counts."""
     items = sorted(counts.items())
     total = sum(n for _value, n in items)
     out: dict[str, float] = {"count": total}
-    targets = (("p50", 0.50 * total), ("p99", 0.99 * total))
+    targets = (("p50", 0.50 * total), ("p90", 0.90 * total), ("p99", 0.99 * total))
     seen, k = 0, 0
     for value, n in items:
         seen += n

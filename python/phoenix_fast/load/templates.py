@@ -51,27 +51,30 @@ class Template:
         TemplateError: an unknown placeholder, unbalanced braces, or a non-JSON value.
     """
 
-    __slots__ = ("_render", "constant", "source")
+    __slots__ = ("_render", "constant", "names", "source")
 
     def __init__(self, value: Any, fields: frozenset[str], where: str) -> None:
         self.source = value
-        render, constant = _compile(value, fields, where)
+        used: set[str] = set()
+        render, constant = _compile(value, fields, where, used)
         self._render = render
         #: Whether the template has no placeholder (render returns the same object).
         self.constant = constant
+        #: The placeholders it uses.
+        self.names = frozenset(used)
 
     def render(self, values: Mapping[str, Any]) -> Any:
         """The value with its placeholders filled from ``values``."""
         return self._render(values)
 
 
-def _compile(value: Any, fields: frozenset[str], where: str) -> tuple[Render, bool]:
+def _compile(value: Any, fields: frozenset[str], where: str, used: set[str]) -> tuple[Render, bool]:
     if isinstance(value, str):
-        return _compile_str(value, fields, where)
+        return _compile_str(value, fields, where, used)
     if isinstance(value, Mapping):
-        return _compile_dict(value, fields, where)
+        return _compile_dict(value, fields, where, used)
     if isinstance(value, (list, tuple)):
-        return _compile_list(list(value), fields, where)
+        return _compile_list(list(value), fields, where, used)
     if value is None or isinstance(value, (bool, int, float)):
         return _const(value), True
     raise TemplateError(f"{where}: {type(value).__name__} {value!r} is not a JSON value")
@@ -98,8 +101,11 @@ def _placeholders(text: str, where: str) -> list[str]:
     return names
 
 
-def _compile_str(text: str, fields: frozenset[str], where: str) -> tuple[Render, bool]:
+def _compile_str(
+    text: str, fields: frozenset[str], where: str, used: set[str]
+) -> tuple[Render, bool]:
     names = _placeholders(text, where)
+    used.update(names)
     unknown = sorted(set(names) - fields)
     if unknown:
         known = ", ".join("{" + f + "}" for f in sorted(fields))
@@ -116,14 +122,14 @@ def _compile_str(text: str, fields: frozenset[str], where: str) -> tuple[Render,
 
 
 def _compile_dict(
-    value: Mapping[Any, Any], fields: frozenset[str], where: str
+    value: Mapping[Any, Any], fields: frozenset[str], where: str, used: set[str]
 ) -> tuple[Render, bool]:
     parts: list[tuple[str, Render]] = []
     constant = True
     for key, item in value.items():
         if not isinstance(key, str):
             raise TemplateError(f"{where}: object keys must be strings, not {key!r}")
-        render, const = _compile(item, fields, f"{where}.{key}")
+        render, const = _compile(item, fields, f"{where}.{key}", used)
         parts.append((key, render))
         constant = constant and const
     if constant:
@@ -132,8 +138,10 @@ def _compile_dict(
     return (lambda values: {key: render(values) for key, render in parts}), False
 
 
-def _compile_list(value: list[Any], fields: frozenset[str], where: str) -> tuple[Render, bool]:
-    compiled = [_compile(item, fields, f"{where}[{k}]") for k, item in enumerate(value)]
+def _compile_list(
+    value: list[Any], fields: frozenset[str], where: str, used: set[str]
+) -> tuple[Render, bool]:
+    compiled = [_compile(item, fields, f"{where}[{k}]", used) for k, item in enumerate(value)]
     if all(const for _render, const in compiled):
         fixed = [render({}) for render, _const in compiled]
         return _const(fixed), True
