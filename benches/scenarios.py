@@ -412,10 +412,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transport", choices=["websocket", "longpoll"], default="websocket")
     parser.add_argument(
         "--peers",
-        nargs="+",
+        nargs="*",
         choices=sorted(PEER_TRANSPORTS),
         default=["js", "rust"],
-        help="the clients phoenix_fast is compared with (default: js rust)",
+        help="the clients phoenix_fast is compared with (default: js rust; none: alone)",
     )
     parser.add_argument(
         "--rounds",

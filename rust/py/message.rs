@@ -1,8 +1,14 @@
 //! Building `phoenix_fast.Message` records from Rust without a Python call per message.
 //!
-//! `Message` is a `NamedTuple`, a tuple subclass with no instance dict. Such an object is a
-//! tuple in memory, so it is allocated with the type's `tp_alloc` and filled like a tuple,
-//! which is what `tuple.__new__` does underneath, minus the Python-level `__new__` call.
+//! `Message` is a `NamedTuple`, a tuple subclass with no instance dict. It is built the way
+//! `tuple.__new__(Message, fields)` builds it: through `PyTuple_Type.tp_new`, which for a
+//! subclass allocates with the type's `tp_alloc`, copies the items and sets up whatever else
+//! the running CPython keeps in a tuple. Filling a `tp_alloc` allocation ourselves skipped
+//! that last part: CPython 3.14 caches a tuple's hash in the object, and `tuple.__new__`
+//! resets the cache, while a zeroed allocation reads as "hash already computed: 0", so
+//! `hash(message)` would differ from `hash(tuple(message))`. Going through `tp_new` is right
+//! on every version by construction, and only calls C (the Python-level `Message.__new__`
+//! that `NamedTuple` generates is not involved).
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
@@ -36,21 +42,20 @@ fn has_tuple_layout(cls: &Bound<'_, PyType>, tuple_type: &Bound<'_, PyType>) -> 
 
 /// A `Message(join_ref, ref, topic, event, payload)`; a plain tuple before registration.
 pub fn new_message<'py>(py: Python<'py>, fields: [Bound<'py, PyAny>; 5]) -> PyResult<Bound<'py, PyAny>> {
+    let items = PyTuple::new(py, fields)?;
     let Some(cls) = MESSAGE_TYPE.get(py) else {
-        return Ok(PyTuple::new(py, fields)?.into_any());
+        return Ok(items.into_any());
     };
-    // SAFETY: the registered type has the exact layout of a tuple (checked at registration), so
-    // a 5-item allocation from its tp_alloc is filled with PyTuple_SET_ITEM, which steals each
-    // reference. A failed allocation returns NULL and sets the Python error fetched below.
+    // `tuple.__new__(cls, items)`: tp_new takes the constructor's arguments as a tuple.
+    let args = PyTuple::new(py, [items])?;
+    // SAFETY: `tuple_new` is PyTuple_Type's tp_new and is always set; `cls` is a live subtype
+    // of tuple (checked at registration) and `args` a live tuple. It returns a new reference,
+    // or NULL with a Python error set, fetched below.
     unsafe {
-        let tp = cls.bind(py).as_type_ptr();
-        let alloc = (*tp).tp_alloc.unwrap_or(ffi::PyType_GenericAlloc);
-        let obj = alloc(tp, 5);
+        let new = (*std::ptr::addr_of_mut!(ffi::PyTuple_Type)).tp_new.expect("tuple has tp_new");
+        let obj = new(cls.bind(py).as_type_ptr(), args.as_ptr(), std::ptr::null_mut());
         if obj.is_null() {
             return Err(PyErr::fetch(py));
-        }
-        for (index, field) in (0..).zip(fields) {
-            ffi::PyTuple_SET_ITEM(obj, index, field.into_ptr());
         }
         Ok(Bound::from_owned_ptr(py, obj))
     }
