@@ -6,8 +6,8 @@
 //! entropy". Every key goes out in the clear in its frame's header, so the generator must
 //! also be one whose future output cannot be computed from its past output. splitmix64, used
 //! before, fails that: its state advances by a constant and its output function is
-//! invertible, so two observed keys are enough to recover the state and predict every later
-//! mask. ChaCha20 (RFC 8439, the generator behind Linux's getrandom) keyed with 32 bytes from
+//! invertible, so two observed keys pin the state down (a 2^32 search over the half of the
+//! output a key does not show), and every later mask follows. ChaCha20 (RFC 8439, the generator behind Linux's getrandom) keyed with 32 bytes from
 //! the OS does not have that weakness.
 //!
 //! Cost: the generator (RustCrypto's chacha20, SIMD where the CPU has it) computes four
