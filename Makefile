@@ -118,6 +118,8 @@ bench: build js ## run the pytest-benchmark suites for real
 	$(BIN)/pytest benches --benchmark-enable --benchmark-only --benchmark-columns=min,median,mean,ops
 
 RUST_PEER := benches/rust_peer/target/release/rust_peer
+# Interleaved rounds of the WebSocket scenarios (medians and spreads); 5 or more to compare.
+SCENARIO_ROUNDS ?= 1
 
 $(RUST_PEER): benches/rust_peer/Cargo.toml benches/rust_peer/Cargo.lock benches/rust_peer/src/main.rs
 	cargo build --release --locked --quiet --manifest-path benches/rust_peer/Cargo.toml
@@ -129,7 +131,7 @@ rust-peer: $(RUST_PEER) ## build the Rust client's scenario runner (phoenix_chan
 .PHONY: bench-scenarios
 bench-scenarios: build js rust-peer ## client scenarios S1-S5, phoenix_fast against the JS and Rust clients in one run
 	mkdir -p .benchmarks
-	$(PY) benches/scenarios.py --json .benchmarks/scenarios.json
+	$(PY) benches/scenarios.py --rounds $(SCENARIO_ROUNDS) --json .benchmarks/scenarios.json
 	$(PY) benches/scenarios.py --transport longpoll --only s1 s4 --json .benchmarks/scenarios-longpoll.json
 
 .PHONY: soak
