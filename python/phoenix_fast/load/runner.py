@@ -40,6 +40,8 @@ _JOINED = ChannelState.JOINED
 _TICK = 0.01
 #: The loop-lag probe: a timer set this far ahead, and how late it fires.
 _PROBE = 0.01
+#: Probes between two moves of the samples into the histograms (every 100 ms).
+_ABSORB_EVERY = 10
 #: A run has recovered from an outage when this share of its joined channels is back.
 RECOVERED_SHARE = 0.99
 _DRAIN_MAX = 3.0
@@ -413,6 +415,7 @@ class Runner:
         """Samples the loop's lag every 10 ms; closes an interval at each boundary."""
         lag = self.stats.samples(LOOP_LAG).append
         perf = time.perf_counter
+        probes = 0
         while True:
             before = perf()
             await asyncio.sleep(_PROBE)
@@ -420,6 +423,10 @@ class Runner:
             lag(int(late * 1e6) if late > 0 else 0)
             if time.time() >= self._interval_end:
                 self._close_interval(self._interval_end)
+            else:
+                probes += 1
+                if probes % _ABSORB_EVERY == 0:
+                    self.stats.absorb()
 
     def _open_interval(self) -> None:
         every = self.scenario.interval

@@ -5,9 +5,10 @@ with 3 significant digits, so that histograms from many processes or machines ad
 exactly (:meth:`Stats.merge`) and percentiles are computed from the merged counts.
 
 The per-push latencies are hot: they are appended as whole microseconds to plain lists
-(:meth:`Stats.samples`) and folded into the histograms once per interval
-(:meth:`Stats.fold`), which also gives that interval's percentiles. Recording a value
-straight into a histogram costs about 1.3 µs; appending it costs 0.1 µs.
+(:meth:`Stats.samples`), moved into the histograms ten times a second, grouped by bucket
+(:meth:`Stats.absorb`: short pauses of the loop rather than one long one per interval), and
+each interval's percentiles come from its own bucket counts (:meth:`Stats.fold`).
+Recording a value straight into a histogram costs about 1.3 µs; appending it costs 0.1 µs.
 """
 
 from __future__ import annotations
@@ -115,8 +116,10 @@ class Stats:
     run_ids: list[str] = field(default_factory=lambda: [uuid.uuid4().hex])
     #: Rows of results over time (see ``phoenix_fast.load.intervals``).
     intervals: list[dict[str, Any]] = field(default_factory=list)
-    #: Latencies appended by the hot paths, waiting for :meth:`fold`.
+    #: Latencies appended by the hot paths, waiting for :meth:`absorb`.
     pending: dict[str, list[int]] = field(default_factory=dict)
+    #: The interval in progress: absorbed values (bucketed) and their counts, by name.
+    window: dict[str, dict[int, int]] = field(default_factory=dict, repr=False)
 
     def count(self, name: str, n: int = 1) -> None:
         """Adds ``n`` to counter ``name``."""
@@ -150,11 +153,10 @@ class Stats:
             found = self.pending[name] = []
         return found
 
-    def fold(self) -> dict[str, dict[str, float]]:
-        """Moves the appended samples into the histograms; returns, for each name that had
-        samples since the last fold, their ``count``, ``p50``, ``p90``, ``p99`` and ``max`` in
-        ms."""
-        out: dict[str, dict[str, float]] = {}
+    def absorb(self) -> None:
+        """Moves the appended samples into the histograms and into the counts of the
+        interval in progress (call it often: each call's pause is short)."""
+        window = self.window
         for name, values in self.pending.items():
             if not values:
                 continue
@@ -164,9 +166,21 @@ class Stats:
             if histogram is None:
                 histogram = self.histograms[name] = new_histogram()
             record = histogram.record_value
+            mine = window.get(name)
+            if mine is None:
+                mine = window[name] = {}
+            get = mine.get
             for value, n in counts.items():
                 record(value, n)
-            out[name] = summarize_counts(counts)
+                mine[value] = get(value, 0) + n
+
+    def fold(self) -> dict[str, dict[str, float]]:
+        """Absorbs the appended samples and ends the interval in progress: returns, for each
+        name that had samples in it, their ``count``, ``p50``, ``p90``, ``p99`` and ``max``
+        in ms."""
+        self.absorb()
+        out = {name: summarize_counts(counts) for name, counts in self.window.items() if counts}
+        self.window = {}
         return out
 
     def note_join_sent(self, at: float) -> None:
