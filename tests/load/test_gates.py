@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from phoenix_fast.load.intervals import CsvWriter, merge_rows, saturation
-from phoenix_fast.load.report import merge_reports, to_report
+from phoenix_fast.load.report import merge_reports, print_summary, to_report
 from phoenix_fast.load.scenario import ScenarioError, Stage, build_scenario, load_toml, parse_stage
 from phoenix_fast.load.stats import Stats
 from phoenix_fast.load.thresholds import GRAMMAR, ThresholdError, evaluate, parse_threshold
@@ -247,3 +248,27 @@ def test_thresholds_intervals_and_csv_end_to_end(phoenix_url: str, tmp_path: Pat
     lines = list(csv.reader(io.StringIO(csv_path.read_text())))
     assert len(lines) == len(rows) + 1
     assert "push:shout p99_ms" in lines[0]
+
+
+def test_a_saturated_generator_is_said_in_the_summary_and_each_verdict() -> None:
+    stats = Stats(100.0, 110.0)
+    stats.intervals = [row(101.0 + k, 10, 1.0, 10) for k in range(9)]
+    stats.intervals[0]["seconds"] = 0.3  # the first, partial interval
+    stats.intervals[0]["saturated"] = ["send-time error p90 20.0 ms > 10 ms"]
+    once = to_report(stats)
+    assert once["generator"]["saturated"] is False  # one short blip: that interval only
+    assert once["generator"]["saturated_intervals"] == [1.0]
+    for k in (4, 5):
+        stats.intervals[k]["cpu_pct"] = 97.0
+        stats.intervals[k]["saturated"] = saturation(stats.intervals[k])
+    report = to_report(stats, {"procs": 1})
+    assert report["generator"]["saturated"] is True
+    assert report["generator"]["saturated_intervals"] == [1.0, 5.0, 6.0]
+    report["thresholds"] = evaluate(["push:ping p99<2s"], report)
+    console = Console(width=200, record=True, file=io.StringIO())
+    print_summary(console, report)
+    text = console.export_text()
+    assert "generator saturated: 3 of 9 intervals" in text
+    assert "CPU 97% of a core" in text and "try --procs" in text
+    verdict = next(line for line in text.splitlines() if line.startswith("pass "))
+    assert "generator saturated" in verdict

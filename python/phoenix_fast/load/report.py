@@ -51,6 +51,13 @@ VERSION = 2
 READS = (1, 2)
 
 
+#: A run is marked ``generator.saturated`` when at least this many of its intervals were, or
+#: when they make up this share of its time (one short interval, such as the join storm at
+#: the start of a run, marks that interval only).
+SATURATED_INTERVALS = 2
+SATURATED_SHARE = 0.1
+
+
 class ReportError(ValueError):
     """A file that is not a readable load report."""
 
@@ -71,6 +78,7 @@ def to_report(
     join_seconds = stats.join_seconds
     intervals = [dict(row, t=round(row["at"] - stats.started_at, 3)) for row in stats.intervals]
     saturated = [row["t"] for row in intervals if row.get("saturated")]
+    saturated_seconds = sum(row.get("seconds", 0.0) for row in intervals if row.get("saturated"))
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -95,7 +103,8 @@ def to_report(
             "joins": joins / join_seconds if join_seconds else 0.0,
         },
         "generator": {
-            "saturated": bool(saturated),
+            "saturated": len(saturated) >= SATURATED_INTERVALS
+            or saturated_seconds >= SATURATED_SHARE * elapsed,
             "saturated_intervals": saturated,
             "reasons": _reasons(intervals),
             "cpu_pct_max": max((row.get("cpu_pct", 0.0) for row in intervals), default=0.0),
