@@ -434,6 +434,7 @@ class Soak:
             },
             "rejoin_after_last_fault_s": rejoin_time,
             "rss": {"warmup": baseline, "final": final, "peak": peak, "growth": growth},
+            "rss_mib_every_5s": [round(size / 2**20, 2) for _, size in stats.rss_samples],
             "pending": pending,
             "log_warnings": self.log.warnings,
             "unhandled": unhandled,
