@@ -129,6 +129,7 @@ class Soak:
         self.sockets: list[Socket] = []
         self.channels: list[Channel] = []
         self.stopping = False
+        self.buffered = 0
 
     def all_joined(self) -> bool:
         return all(channel.state == "joined" for channel in self.channels)
@@ -218,10 +219,14 @@ class Soak:
         rejoin_time = (rejoined - settle_start) if rejoined is not None else None
         self.stopping = True
         await asyncio.gather(*tasks)
+        # private attributes, read only: the pending-reply table of each socket (every push
+        # awaiting its reply or timeout), and pushes held back until a channel or socket opens
         drained = await self._until(
             lambda: all(len(s._pending) == 0 for s in self.sockets), loop.time() + PUSH_TIMEOUT + 5
         )
         pending = [len(s._pending) for s in self.sockets]
+        self.buffered = sum(len(c._push_buffer) for c in self.channels)
+        self.buffered += sum(len(s._send_buffer) for s in self.sockets)
         final = rss()
         joined_at_end = self.joined()
         await asyncio.gather(*(socket.disconnect() for socket in self.sockets))
@@ -398,7 +403,9 @@ class Soak:
         checks = {
             f"RSS grew {growth:+.1%} since warm-up ({mib(baseline)} -> {mib(final)}), "
             f"limit {GROWTH_LIMIT:.0%}": growth < GROWTH_LIMIT,
-            f"pending tables empty: {pending}": drained and not any(pending),
+            f"pending tables empty: {pending}; pushes still buffered: {self.buffered}": (
+                drained and not any(pending) and self.buffered == 0
+            ),
             f"channels joined at the very end: {joined_at_end}/{len(self.channels)}": (
                 joined_at_end == len(self.channels)
             ),
@@ -436,6 +443,7 @@ class Soak:
             "rss": {"warmup": baseline, "final": final, "peak": peak, "growth": growth},
             "rss_mib_every_5s": [round(size / 2**20, 2) for _, size in stats.rss_samples],
             "pending": pending,
+            "buffered": self.buffered,
             "log_warnings": self.log.warnings,
             "unhandled": unhandled,
             "checks": checks,
