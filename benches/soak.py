@@ -40,6 +40,7 @@ import json
 import logging
 import os
 import random
+import resource
 import sys
 import time
 from collections import Counter
@@ -552,6 +553,12 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.monotonic()
     report = phoenix_fast.run(soak.run())
     report["wall_s"] = round(time.monotonic() - wall, 1)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    report["client_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 1)
+    print(
+        f"soak: {report['wall_s']:.0f} s wall, {report['client_cpu_s']:.1f} s of CPU in this "
+        "process (client and proxy)"
+    )
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")
