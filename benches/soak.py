@@ -3,7 +3,8 @@ seconds, for minutes; then checks that the client recovered everything and leake
 
     python benches/soak.py [--minutes 10] [--sockets 10] [--channels 1000] [--rate 100]
                            [--fault-every 5 20] [--heartbeat 5] [--settle 30]
-                           [--faults cut,reset,...] [--seed N] [--json FILE] [--log FILE]
+                           [--transport websocket|longpoll] [--faults cut,reset,...]
+                           [--seed N] [--json FILE] [--log FILE]
 
 (``make soak``: the defaults, 1,000 channels over 10 sockets for 10 minutes.)
 
@@ -54,6 +55,7 @@ from phoenix_fast.channel import Channel
 from phoenix_fast.errors import PhoenixError
 from phoenix_fast.socket import Socket
 from phoenix_fast.testing import FaultProxy, ServerProcess
+from phoenix_fast.transports.longpoll import LongPoll
 
 FAULTS = (
     "cut",
@@ -187,7 +189,12 @@ class Soak:
         args = self.args
         started = loop.time()
         for _ in range(args.sockets):
-            socket = Socket(proxy.url_for("/socket"), heartbeat_interval=args.heartbeat)
+            socket = Socket(
+                proxy.url_for("/socket"),
+                heartbeat_interval=args.heartbeat,
+                transport=LongPoll if args.transport == "longpoll" else None,
+                longpoller_timeout=args.longpoller_timeout,
+            )
             socket.on_open(self._count_open)
             self.sockets.append(socket)
         for i in range(args.channels):
@@ -197,8 +204,8 @@ class Soak:
         await asyncio.gather(*(socket.connect() for socket in self.sockets))
         await self._wait(self.all_joined, 60.0, "the first joins")
         print(
-            f"soak: {args.channels} channels joined over {args.sockets} sockets in "
-            f"{loop.time() - started:.1f} s; faults every {args.fault_every[0]:g}-"
+            f"soak: {args.channels} channels joined over {args.sockets} {args.transport} "
+            f"sockets in {loop.time() - started:.1f} s; faults every {args.fault_every[0]:g}-"
             f"{args.fault_every[1]:g} s for {args.minutes:g} min",
             flush=True,
         )
@@ -427,6 +434,7 @@ class Soak:
             "sockets": args.sockets,
             "channels": args.channels,
             "rate": args.rate,
+            "transport": args.transport,
             "seed": args.seed,
             "faults": dict(sorted(kinds.items())),
             "fault_count": len(stats.faults),
@@ -489,6 +497,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--heartbeat", type=float, default=5.0, help="heartbeat interval (5)")
     parser.add_argument(
+        "--transport",
+        choices=("websocket", "longpoll"),
+        default="websocket",
+        help="the sockets' transport (websocket)",
+    )
+    parser.add_argument(
+        "--longpoller-timeout",
+        type=float,
+        default=10.0,
+        help="LongPoll request timeout: how a silent server is noticed without heartbeats (10)",
+    )
+    parser.add_argument(
         "--settle",
         type=float,
         default=30.0,
@@ -517,8 +537,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     low, high = args.fault_every
     if not 2 <= low <= high:
         problems.append("--fault-every MIN MAX needs 2 <= MIN <= MAX")
-    if args.heartbeat <= 0 or args.settle <= 0:
-        problems.append("--heartbeat and --settle must be > 0")
+    if args.heartbeat <= 0 or args.settle <= 0 or args.longpoller_timeout <= 0:
+        problems.append("--heartbeat, --longpoller-timeout and --settle must be > 0")
     faults = [f.strip() for f in args.faults.split(",") if f.strip()]
     unknown = sorted(set(faults) - set(FAULTS))
     if unknown or not faults:
