@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -149,3 +150,55 @@ def test_a_stage_at_rate_zero_sends_nothing_after_it() -> None:
     assert schedule.count(10.0) == pytest.approx(100)
     assert schedule.time_of(100) == pytest.approx(2.0)
     assert schedule.time_of(101) == math.inf
+
+
+# -- the pacer alone, on fake channels ---------------------------------------------------------
+
+
+class FakePush:
+    _on_outcome: Callable[[str, Any], None]
+
+
+class FakeChannel:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, FakePush]] = []
+
+    def can_push(self) -> bool:
+        return True
+
+    def push(self, event: str, payload: Any, timeout: float) -> FakePush:
+        push = FakePush()
+        self.sent.append((event, push))
+        return push
+
+
+async def test_a_backlog_is_sent_in_slot_order_across_kinds() -> None:
+    from phoenix_fast.load.pushes import Pacer
+    from phoenix_fast.load.stats import Stats
+
+    scenario = build_scenario(
+        {
+            "url": "ws://127.0.0.1:9/socket",
+            "pushes": (PushSpec("ping", 1000.0), PushSpec("pong", 1000.0)),
+            "max_in_flight": 4,
+        }
+    )
+    stats = Stats()
+    pacer = Pacer(scenario, stats, 1, None, lambda: None)
+    channel = FakeChannel()
+    pacer.start()
+    pacer.add_channel(channel, {})  # type: ignore[arg-type]
+    await wait_for(lambda: len(channel.sent) == 4 and pacer.held == "in_flight")
+    # a backlog of 20 slots per kind builds up behind the cap
+    await wait_for(
+        lambda: all(k.due(time.perf_counter() - pacer._start) - k.sent > 20 for k in pacer._kinds)
+    )
+    for k in range(20):  # answer one push at a time: each frees room for one late push
+        channel.sent[k][1]._on_outcome("ok", {})
+        await wait_for(lambda k=k: len(channel.sent) == 5 + k)
+    late = [event for event, _push in channel.sent[4:24]]
+    assert abs(late.count("ping") - late.count("pong")) <= 2, late
+    pacer.close()
+    assert stats.counters["pushes_sent"] == 24
+    assert stats.counters["replies_ok"] == 20
+    assert stats.pending["push:ping"] and stats.pending["push:pong:service"]

@@ -51,6 +51,10 @@ _MIN_TIMER = 0.001
 _perf = time.perf_counter
 
 
+def _slot(kind: _Kind) -> float:
+    return kind.slot
+
+
 class Schedule:
     """How many pushes are due ``t`` seconds into the run, and when push ``k`` is due.
 
@@ -278,11 +282,17 @@ class Pacer:
         horizon = _perf() - self._start + EARLY
         held_before = self.held
         self.held = ""
-        for kind in self._kinds:
-            if kind.slot <= horizon:
-                self._send_due(kind, horizon, held_before)
-            if self.held or not self._sending:
-                break
+        kinds = self._kinds
+        if len(kinds) == 1:
+            if kinds[0].slot <= horizon:
+                self._send_due(kinds[0], horizon, held_before)
+        else:  # in slot order across kinds, so that a backlog of one does not starve another
+            while not self.held and self._sending:
+                first = min(kinds, key=_slot)
+                if first.slot > horizon:
+                    break
+                others = min(kind.slot for kind in kinds if kind is not first)
+                self._send_due(first, min(horizon, others), held_before)
         self._arm()
 
     def _arm(self) -> None:

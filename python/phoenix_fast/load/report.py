@@ -79,6 +79,9 @@ def to_report(
     intervals = [dict(row, t=round(row["at"] - stats.started_at, 3)) for row in stats.intervals]
     saturated = [row["t"] for row in intervals if row.get("saturated")]
     saturated_seconds = sum(row.get("seconds", 0.0) for row in intervals if row.get("saturated"))
+    generator_saturated = (
+        len(saturated) >= SATURATED_INTERVALS or saturated_seconds >= SATURATED_SHARE * elapsed
+    )
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -102,9 +105,9 @@ def to_report(
             "events": counters.get("events_received", 0) / elapsed,
             "joins": joins / join_seconds if join_seconds else 0.0,
         },
+        "generator_saturated": generator_saturated,
         "generator": {
-            "saturated": len(saturated) >= SATURATED_INTERVALS
-            or saturated_seconds >= SATURATED_SHARE * elapsed,
+            "saturated": generator_saturated,
             "saturated_intervals": saturated,
             "reasons": _reasons(intervals),
             "cpu_pct_max": max((row.get("cpu_pct", 0.0) for row in intervals), default=0.0),
