@@ -158,7 +158,7 @@ async def test_a_silent_new_link_times_out_the_connect_then_recovers(
 
 
 async def test_latency_delays_replies_but_keeps_the_connection(proxy: FaultProxy) -> None:
-    async with through(proxy, heartbeat_interval=0.1, heartbeat_timeout=0.5) as socket:
+    async with through(proxy, heartbeat_interval=0.1, heartbeat_timeout=2.0) as socket:
         channel = socket.channel("echo:slow")
         await channel.join()
         heartbeats: list[Message] = []
@@ -295,11 +295,11 @@ async def test_latency_beyond_the_heartbeat_timeout_drops_links_until_it_goes(
     proxy: FaultProxy,
 ) -> None:
     errors: list[Any] = []
-    async with through(proxy, heartbeat_interval=0.1, heartbeat_timeout=0.1) as socket:
+    async with through(proxy, heartbeat_interval=0.1, heartbeat_timeout=0.25) as socket:
         channel = socket.channel("echo:too-slow")
         channel.on_error(errors.append)
         await channel.join()
-        proxy.set_delay(0.15, "to_client")  # every heartbeat reply comes too late
+        proxy.set_delay(0.4, "to_client")  # every heartbeat reply comes too late
         await wait_for(lambda: len(errors) >= 2)
         assert all(e == {"source": "transport", "reason": "heartbeat_timeout"} for e in errors)
         proxy.set_delay(0)
