@@ -95,6 +95,7 @@ test-pythons: install ## the client's tests on each of OTHER_PYTHONS, from its o
 $(addprefix test-python-,$(OTHER_PYTHONS)): test-python-%: install
 	@py=$$(ls -d $(PYENV_ROOT)/versions/$*.*/bin/python$* 2>/dev/null | sort -V | tail -n 1); \
 	py=$${py:-$$(command -v python$* || true)}; \
+	if [ -n "$$py" ] && ! "$$py" -c "" 2>/dev/null; then py=""; fi; \
 	if [ -z "$$py" ]; then \
 		echo "test-python-$*: no Python $* in $(PYENV_ROOT)/versions or PATH: its tests did NOT run"; \
 		exit 0; fi; \
