@@ -145,3 +145,20 @@ def test_metadata_says_what_is_tested() -> None:
         assert version in makefile.split("OTHER_PYTHONS :=")[1].splitlines()[0]
     assert {"Homepage", "Documentation", "Source", "Changelog"} <= set(project["urls"])
     assert project["description"]
+
+
+def test_the_pytest_plugin_imports_nothing_heavy() -> None:
+    # pytest loads the plugin in every session of a project that installs phoenix_fast: what
+    # it needs (servers, aiohttp, the sync client, event-loop plugins) waits for a fixture
+    code = (
+        "import sys\n"
+        "import phoenix_fast.testing.pytest_plugin\n"
+        "heavy = ('aiohttp', 'uvloop', 'rich', 'hdrh', 'locust', 'gevent', 'anyio',\n"
+        "         'pytest_asyncio', 'pytest_benchmark', 'phoenix_fast.sync',\n"
+        "         'phoenix_fast.load', 'phoenix_fast.testing.server',\n"
+        "         'phoenix_fast.testing._thread', 'phoenix_fast.testing.faultproxy')\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(heavy))\n"
+        "assert not loaded, loaded\n"
+    )
+    done = run_python(code)
+    assert done.returncode == 0, done.stderr
