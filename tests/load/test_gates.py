@@ -115,13 +115,18 @@ def test_stages_parse_from_the_command_line_and_toml(tmp_path: Path) -> None:
         '[[push]]\nevent = "ping"\n[[push]]\nevent = "shout"\nrate = 5\n'
         '[[stage]]\nduration = "10s"\nrate = 100\n'
         "[[stage]]\nduration = 20\nrates = {ping = 1000}\n"
+        '[[stage]]\nduration = "500ms"\nchannels = 0\n'
     )
     scenario = build_scenario({}, load_toml(path))
-    assert scenario.stages == (Stage(10.0, 100.0), Stage(20.0, None, {"ping": 1000}))
-    assert scenario.run_seconds == 30.0 and scenario.thresholds == ("push:ping p99<50ms",)
+    assert scenario.stages == (
+        Stage(10.0, 100.0),
+        Stage(20.0, None, {"ping": 1000}),
+        Stage(0.5, channels=0),
+    )
+    assert scenario.run_seconds == 30.5 and scenario.thresholds == ("push:ping p99<50ms",)
     ping, shout = scenario.pushes
-    assert [stage.target(ping) for stage in scenario.stages] == [100.0, 1000.0]
-    assert [stage.target(shout) for stage in scenario.stages] == [100.0, 5.0]
+    assert [stage.target(ping) for stage in scenario.stages[:2]] == [100.0, 1000.0]
+    assert [stage.target(shout) for stage in scenario.stages[:2]] == [100.0, 5.0]
 
 
 @pytest.mark.parametrize(
@@ -132,6 +137,8 @@ def test_stages_parse_from_the_command_line_and_toml(tmp_path: Path) -> None:
         ({"stages": (Stage(1.0, None, {"pong": 5.0}),), "push": 1}, "'pong', which is not"),
         ({"thresholds": ("push:ping p99<50",)}, "a latency needs a unit"),
         ({"interval": 0.0}, "--interval 0"),
+        ({"stages": (Stage(1.0, channels=200),)}, "from 0 to --channels 100"),
+        ({"stages": (Stage(1.0, channels=5),), "ramp": 2.0}, "drop --join-rate and --ramp"),
     ],
 )
 def test_impossible_stages_thresholds_and_intervals(options: dict[str, Any], message: str) -> None:

@@ -202,3 +202,26 @@ async def test_a_backlog_is_sent_in_slot_order_across_kinds() -> None:
     assert stats.counters["pushes_sent"] == 24
     assert stats.counters["replies_ok"] == 20
     assert stats.pending["push:ping"] and stats.pending["push:pong:service"]
+
+
+async def test_stages_with_channels_join_up_and_leave_down(phoenix_url: str) -> None:
+    result = await run(
+        phoenix_url,
+        sockets=2,
+        channels=20,
+        topic="echo:st{n}",
+        pushes=(PushSpec("ping", 200.0),),
+        stages=(Stage(0.6, channels=20), Stage(0.6, channels=4), Stage(0.6, channels=12)),
+        interval=0.1,
+    )
+    c = result.stats.counters
+    assert result.stopped_by == "duration"
+    assert c["leaves"] == 16  # 20 -> 4
+    assert c["joins_ok"] == 20 + 8  # then 4 -> 12: channels joined again
+    gauges = [row["channels"] for row in result.stats.intervals]
+    top = gauges.index(max(gauges))  # sampled every 0.1 s: near the peak of 20
+    assert max(gauges) >= 18 and min(gauges[top:]) <= 5
+    assert gauges[-1] == 12
+    # no stage sets a rate: the pushes keep theirs (200/s for 1.8 s)
+    assert 300 <= c["pushes_sent"] <= 361
+    assert c["replies_ok"] == c["pushes_sent"]  # none lost on a channel being left

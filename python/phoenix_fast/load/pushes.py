@@ -115,7 +115,7 @@ class Schedule:
 
 def schedule_of(spec: PushSpec, stages: Sequence[Stage], procs: int) -> Schedule:
     """The schedule of ``spec`` (this worker's share): its rate, or the stages' ramps."""
-    if not stages:
+    if not any(stage.sets_rates for stage in stages):
         return Schedule([(0.0, spec.rate / procs)])
     points = [(0.0, 0.0)]
     t = 0.0
@@ -271,6 +271,13 @@ class Pacer:
                 kind.sent = kind.due(t)
                 kind.slot = kind.slot_of(kind.sent + 1)
             self._wake()
+
+    def remove_channel(self, channel: Channel) -> None:
+        """Takes a channel out of the rotation (it is leaving)."""
+        for index, (candidate, _values) in enumerate(self._channels):
+            if candidate is channel:
+                del self._channels[index]
+                return
 
     # -- sending -------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 import math
 import time
@@ -42,6 +43,8 @@ _TICK = 0.01
 _PROBE = 0.01
 #: Probes between two moves of the samples into the histograms (every 100 ms).
 _ABSORB_EVERY = 10
+#: Seconds between taking a channel out of the rotation and leaving it.
+_LEAVE_GRACE = 0.5
 #: A run has recovered from an outage when this share of its joined channels is back.
 RECOVERED_SHARE = 0.99
 _DRAIN_MAX = 3.0
@@ -84,7 +87,7 @@ class _Slot:
 class _Join:
     """Follows one channel's join push: first ok, refusals, timeouts, rejoins."""
 
-    __slots__ = ("channel", "down_at", "joined", "runner", "started", "up", "values")
+    __slots__ = ("channel", "down_at", "joined", "left", "runner", "started", "up", "values")
 
     def __init__(self, runner: Runner, channel: Channel, values: dict[str, Any]) -> None:
         self.runner, self.channel, self.values = runner, channel, values
@@ -93,10 +96,12 @@ class _Join:
         #: Whether the channel is joined now, and since when it is not.
         self.up = False
         self.down_at = 0.0
+        #: Left on purpose (a stage lowered the channel count).
+        self.left = False
 
     def ok(self, _response: Any) -> None:
         runner = self.runner
-        if runner.closing:
+        if runner.closing or self.left:
             return
         stats = runner.stats
         now = time.perf_counter()
@@ -114,17 +119,30 @@ class _Join:
         runner.pacer.add_channel(self.channel, self.values)
         runner.channel_up(now)
 
+    def leave(self) -> None:
+        """Leaves on purpose: out of the pacer's rotation and the joined count."""
+        runner = self.runner
+        self.left = True
+        if self.up:
+            self.up = False
+            runner.channel_gone()
+        runner.pacer.remove_channel(self.channel)
+        runner.stats.count("leaves")
+        # out of the rotation now, gone a little later: a reply to a push sent just before
+        # is lost if it comes back after the channel's leave went out
+        asyncio.get_running_loop().call_later(_LEAVE_GRACE, self.channel.leave)
+
     def down(self, _reason: Any) -> None:
         """The channel errored (its connection dropped, or the server crashed it)."""
         runner = self.runner
-        if self.up and not runner.closing:
+        if self.up and not runner.closing and not self.left:
             self.up = False
             self.down_at = time.perf_counter()
             runner.channel_down(self.down_at)
 
     def error(self, response: Any) -> None:
         runner = self.runner
-        if runner.closing:
+        if runner.closing or self.left:
             return
         reason = response.get("reason") if isinstance(response, dict) else response
         runner.stats.count("joins_refused")
@@ -212,6 +230,10 @@ class Runner:
         self._interval_cpu = 0.0
         self._interval_counts: dict[str, int] = dict.fromkeys(COUNT_FIELDS, 0)
         self._live: dict[str, int] = {}
+        #: Stages with channel counts: the channels joined or joining, in join order, and
+        #: each one's follower by channel number.
+        self._active: list[Spot] = []
+        self._follows: dict[int, _Join] = {}
 
     # -- live figures ----------------------------------------------------------------
 
@@ -236,6 +258,10 @@ class Runner:
             self._outage_at = None
             self.stats.count("recoveries")
             self.stats.samples("recovery").append(int((now - began) * 1e6))
+
+    def channel_gone(self) -> None:
+        """A joined channel was left on purpose (no outage)."""
+        self._joined_now -= 1
 
     def channel_down(self, now: float) -> None:
         """A joined channel errored; starts an outage if none is in progress."""
@@ -345,6 +371,9 @@ class Runner:
         sc = self.scenario
         spots = list(channel_spots(sc.channels, sc.socket_count, self._first, self._stop_at))
         self.stats.count("channels_planned", len(spots))
+        if any(stage.channels is not None for stage in sc.stages):
+            await self._follow_stages(spots)
+            return
         rate = self._join_rate(len(spots))
         loop = asyncio.get_running_loop()
         start = loop.time()
@@ -357,6 +386,39 @@ class Runner:
             await asyncio.sleep(_TICK if rate is not None else 0)
         for slot in self._slots:  # sockets without channels
             self._start(slot)
+
+    async def _follow_stages(self, spots: list[Spot]) -> None:
+        """Joins and leaves channels so that the joined count follows the stages' ramps
+        (this worker's share of them); the last spots joined are the first left."""
+        sc = self.scenario
+        points = channel_points(sc)
+        share = len(spots) / sc.channels if sc.channels else 0.0
+        for slot in self._slots:
+            self._start(slot)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        active = self._active
+        while True:
+            target = _interpolate(points, loop.time() - start) * share
+            desired = min(len(spots), int(target + 0.5))
+            if desired > len(active):
+                for spot in spots[len(active) : min(desired, len(active) + 500)]:
+                    active.append(spot)
+                    self._join(spot)
+            elif desired < len(active):
+                for _ in range(min(len(active) - desired, 500)):
+                    self._leave(active.pop())
+            await asyncio.sleep(_TICK)
+
+    def _leave(self, spot: Spot) -> None:
+        follow = self._follows.pop(spot.n, None)
+        if follow is None:  # still waiting for its socket's first connection
+            waiting = self._slots[spot.s - self._first].waiting
+            if spot in waiting:
+                waiting.remove(spot)
+            return
+        follow.leave()
+        self._channels.remove(follow.channel)
 
     def _join_rate(self, count: int) -> float | None:
         sc = self.scenario
@@ -384,6 +446,7 @@ class Runner:
             channel.on(event, _Counter(self.stats, event))
         channel.on_error(self._on_channel_error)
         follow = _Join(self, channel, {**values, "topic": name})
+        self._follows[spot.n] = follow
         channel.on_error(follow.down)
         self.stats.note_join_sent(time.time())
         push = channel.join(self.scenario.join_timeout)
@@ -519,6 +582,28 @@ class Runner:
                 f"{self.scenario.messages} pushes were answered"
             )
         return notes
+
+
+def channel_points(scenario: Scenario) -> list[tuple[float, float]]:
+    """The stages' channel targets as ``(t, channels)`` breakpoints, linear between them:
+    from 0 if the first stage sets ``channels`` (else from ``channels``); a stage without
+    ``channels`` keeps the previous target."""
+    stages = scenario.stages
+    current = 0.0 if stages and stages[0].channels is not None else float(scenario.channels)
+    points, t = [(0.0, current)], 0.0
+    for stage in stages:
+        t += stage.duration
+        if stage.channels is not None:
+            current = float(stage.channels)
+        points.append((t, current))
+    return points
+
+
+def _interpolate(points: list[tuple[float, float]], t: float) -> float:
+    for (t0, v0), (t1, v1) in itertools.pairwise(points):
+        if t <= t1:
+            return v0 + (v1 - v0) * (max(t, t0) - t0) / (t1 - t0) if t1 > t0 else v1
+    return points[-1][1]
 
 
 def _push_figures(latency: dict[str, dict[str, float]]) -> dict[str, int]:

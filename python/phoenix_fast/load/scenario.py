@@ -62,11 +62,19 @@ class PushSpec:
 class Stage:
     """One stage: over ``duration`` seconds the push rates ramp linearly from the previous
     stage's targets (0 before the first) to this one's: ``rates[event]`` for the events it
-    names, else ``rate`` if given, else the push's own rate."""
+    names, else ``rate`` if given, else the push's own rate. With ``channels``, the number
+    of joined channels ramps too (joins up to it, or leaves down to it), from the previous
+    stage's (0 before the first, if the first stage has ``channels``)."""
 
     duration: float
     rate: float | None = None
     rates: dict[str, float] = field(default_factory=dict)
+    channels: int | None = None
+
+    @property
+    def sets_rates(self) -> bool:
+        """Whether the stage sets push rates (a stage may set only ``channels``)."""
+        return self.rate is not None or bool(self.rates)
 
     def target(self, spec: PushSpec) -> float:
         """The rate ``spec`` reaches at the end of this stage (all processes together)."""
@@ -242,18 +250,22 @@ def _toml_stages(value: Any, path: str) -> tuple[Stage, ...]:
         where = f"scenario file {path}: [[stage]]"
         if not isinstance(table, dict) or "duration" not in table:
             raise ScenarioError(f"{where} needs a 'duration' (e.g. duration = \"30s\")")
-        extra = sorted(set(table) - {"duration", "rate", "rates"})
+        extra = sorted(set(table) - {"duration", "rate", "rates", "channels"})
         if extra:
-            raise ScenarioError(f"{where}: unknown key {extra[0]!r} (known: duration, rate, rates)")
-        if "rate" not in table and "rates" not in table:
-            raise ScenarioError(f"{where} needs 'rate' or 'rates' (e.g. rates = {{ping = 1000}})")
+            raise ScenarioError(
+                f"{where}: unknown key {extra[0]!r} (known: duration, rate, rates, channels)"
+            )
+        if not {"rate", "rates", "channels"} & set(table):
+            raise ScenarioError(
+                f"{where} needs 'rate', 'rates' or 'channels' (e.g. rates = {{ping = 1000}})"
+            )
         duration = table["duration"]
         if isinstance(duration, str):
             duration = parse_duration(duration, where)
         rates = table.get("rates", {})
         if not isinstance(rates, dict):
             raise ScenarioError(f"{where}: rates must be a table such as {{ping = 1000}}")
-        stages.append(Stage(duration, table.get("rate"), dict(rates)))
+        stages.append(Stage(duration, table.get("rate"), dict(rates), table.get("channels")))
     return tuple(stages)
 
 
@@ -431,25 +443,40 @@ def _check_stages(s: Scenario) -> None:
         raise ScenarioError(
             "--stage sets the run's length (the sum of the stages): drop --duration/--messages"
         )
-    if not s.pushes:
+    if not s.pushes and any(stage.sets_rates for stage in s.stages):
         raise ScenarioError("--stage ramps push rates: add --push EVENT (e.g. --push ping)")
+    if any(stage.channels is not None for stage in s.stages) and (s.join_rate or s.ramp):
+        raise ScenarioError(
+            "stages with 'channels' set the pace of joins: drop --join-rate and --ramp"
+        )
     events = {p.event for p in s.pushes}
     for k, stage in enumerate(s.stages, 1):
-        where = f"stage {k}"
-        if isinstance(stage.duration, bool) or not isinstance(stage.duration, (int, float)):
-            raise ScenarioError(f"{where}: duration must be a number of seconds or '30s'")
-        if not math.isfinite(stage.duration) or stage.duration <= 0:
-            raise ScenarioError(f"{where}: duration must be more than 0 s")
-        rates = list(stage.rates.values()) + ([stage.rate] if stage.rate is not None else [])
-        for rate in rates:
-            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate < 0:
-                raise ScenarioError(f"{where}: a rate must be a number >= 0, not {rate!r}")
-        unknown = sorted(set(stage.rates) - events)
-        if unknown:
-            raise ScenarioError(
-                f"{where}: rates name {unknown[0]!r}, which is not pushed "
-                f"(pushed: {', '.join(sorted(events))})"
-            )
+        _check_stage(f"stage {k}", stage, s.channels, events)
+
+
+def _check_stage(where: str, stage: Stage, channels: int, events: set[str]) -> None:
+    if isinstance(stage.duration, bool) or not isinstance(stage.duration, (int, float)):
+        raise ScenarioError(f"{where}: duration must be a number of seconds or '30s'")
+    if not math.isfinite(stage.duration) or stage.duration <= 0:
+        raise ScenarioError(f"{where}: duration must be more than 0 s")
+    rates = list(stage.rates.values()) + ([stage.rate] if stage.rate is not None else [])
+    for rate in rates:
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate < 0:
+            raise ScenarioError(f"{where}: a rate must be a number >= 0, not {rate!r}")
+    count = stage.channels
+    if count is not None and (
+        isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= channels
+    ):
+        raise ScenarioError(
+            f"{where}: channels must be a whole number from 0 to --channels {channels} "
+            f"(the most joined at once), not {count!r}; raise channels if needed"
+        )
+    unknown = sorted(set(stage.rates) - events)
+    if unknown:
+        raise ScenarioError(
+            f"{where}: rates name {unknown[0]!r}, which is not pushed "
+            f"(pushed: {', '.join(sorted(events))})"
+        )
 
 
 def _check_thresholds(s: Scenario) -> None:

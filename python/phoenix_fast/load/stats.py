@@ -58,6 +58,7 @@ COUNTERS: dict[str, str] = {
     "joins_refused": "joins answered with an error",
     "joins_timeout": "joins without a reply in time",
     "rejoins": "channels joined again after a drop",
+    "leaves": "channels left on purpose (a stage lowered the channel count)",
     "channel_errors": "channels errored (phx_error: server crash, or their connection was lost)",
     "pushes_sent": "pushes sent",
     "replies_ok": "pushes answered ok",
