@@ -1,13 +1,20 @@
-"""``ChannelStream``: a channel event as an async iterator over a bounded queue."""
+"""Streams: messages as async iterators over a bounded queue with an overflow policy.
+
+``ChannelStream`` follows one event of one channel (``channel.stream``); ``SocketStream``
+follows events across many channels of a socket (``socket.stream``), so that a bot with a
+thousand channels needs one reader, not a thousand. Both yield one message at a time, or
+with ``batches()`` everything queued at once: what one network read delivered, since the
+socket lets the reader run between reads.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
-from phoenix_fast._constants import EVENT_CLOSE
+from phoenix_fast._constants import CHANNEL_INTERNAL_EVENTS, EVENT_CLOSE
 from phoenix_fast.errors import StreamOverflow
 from phoenix_fast.message import Message, message_from_fields
 
@@ -15,14 +22,136 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from phoenix_fast.channel import Channel
+    from phoenix_fast.socket import Socket
 
-__all__ = ["ChannelStream", "Overflow"]
+__all__ = ["ChannelStream", "Overflow", "SocketStream", "check_queue_options"]
 
 Overflow = Literal["drop_oldest", "drop_newest", "error"]
 _POLICIES = ("drop_oldest", "drop_newest", "error")
 
 
-class ChannelStream(AsyncIterator[Message]):
+def check_queue_options(maxsize: int, overflow: str) -> None:
+    """Raises ``ValueError`` for a queue size below 1 or an unknown overflow policy."""
+    if maxsize < 1:
+        raise ValueError(f"maxsize must be at least 1, not {maxsize!r}")
+    if overflow not in _POLICIES:
+        raise ValueError(f"overflow must be one of {', '.join(_POLICIES)}, not {overflow!r}")
+
+
+class _Stream(AsyncIterator[Message]):
+    """The queue, the overflow policy and the reading side shared by every stream."""
+
+    def __init__(self, socket: Socket, what: str, maxsize: int, overflow: Overflow) -> None:
+        check_queue_options(maxsize, overflow)
+        self._socket = socket
+        self._what = what
+        self.maxsize = maxsize
+        self.overflow = overflow
+        #: How many messages the overflow policy discarded.
+        self.dropped = 0
+        self._queue: deque[Message] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed = False
+        self._overflowed = False
+
+    def _offer(self, message: Message) -> None:
+        """Queues ``message`` under the overflow policy and wakes the reader."""
+        queue = self._queue
+        if len(queue) >= self.maxsize:
+            self.dropped += 1
+            if self.overflow == "drop_newest":
+                return
+            if self.overflow == "error":
+                self._overflowed = True
+                self._wake()
+                return
+            queue.popleft()
+        queue.append(message)
+        if self._waiter is not None:
+            self._wake()
+        socket = self._socket
+        if socket._yielded is None:
+            socket._yield_reading()  # let the reader run before the next network read
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None  # woken once: the next puts need not look again
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def close(self) -> None:
+        """Stops queueing; iteration ends once the queued messages are read."""
+        if not self._closed:
+            self._closed = True
+            self._unbind()
+            self._wake()
+
+    def _unbind(self) -> None:
+        """Stops feeding the stream (each kind of stream unhooks itself)."""
+
+    async def aclose(self) -> None:
+        """Same as ``close()`` (for ``contextlib.aclosing``)."""
+        self.close()
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def __aiter__(self) -> _Stream:
+        return self
+
+    async def _ready(self) -> bool:
+        """Waits for a message; False once closed and empty.
+
+        Raises:
+            StreamOverflow: with ``overflow="error"``, the queue overflowed (the stream is
+                then closed).
+        """
+        while True:
+            if self._overflowed:
+                self._overflowed = False
+                self.close()
+                raise StreamOverflow(
+                    f"stream of {self._what} overflowed ({self.maxsize} messages queued)"
+                )
+            if self._queue:
+                return True
+            if self._closed:
+                return False
+            waiter = self._waiter = self._socket._running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+
+    async def __anext__(self) -> Message:
+        if self._queue and not self._overflowed:
+            return self._queue.popleft()
+        if not await self._ready():
+            raise StopAsyncIteration
+        return self._queue.popleft()
+
+    async def batches(self) -> AsyncIterator[list[Message]]:
+        """Yields everything queued at once, as a list: the messages of one network read
+        (or more, if the reader fell behind). Ends as the stream does."""
+        while await self._ready():
+            batch = list(self._queue)
+            self._queue.clear()
+            yield batch
+
+    async def __aenter__(self) -> _Stream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class ChannelStream(_Stream):
     """Messages of one event of a channel, queued until read (see ``Channel.stream``).
 
     Iterating yields :class:`~phoenix_fast.Message` records and stops when the channel
@@ -33,25 +162,16 @@ class ChannelStream(AsyncIterator[Message]):
     """
 
     def __init__(self, channel: Channel, event: str, maxsize: int, overflow: Overflow) -> None:
-        if maxsize < 1:
-            raise ValueError(f"maxsize must be at least 1, not {maxsize!r}")
-        if overflow not in _POLICIES:
-            raise ValueError(f"overflow must be one of {', '.join(_POLICIES)}, not {overflow!r}")
+        super().__init__(channel.socket, f"{event!r} on {channel.topic}", maxsize, overflow)
         self.channel = channel
         self._topic = channel.topic
-        self._socket = channel.socket
         self.event = event
-        self.maxsize = maxsize
-        self.overflow = overflow
-        self.dropped = 0
-        self._queue: deque[Message] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self._closed = False
-        self._overflowed = False
         self._ref = channel.on(event, self._put)
         self._close_ref = channel.on_close(self._on_channel_close)
 
     def _put(self, payload: Any, ref: str | None, join_ref: str | None) -> None:
+        # _offer written out, and the Message made without NamedTuple.__new__: this runs for
+        # every message a stream gets (S1's stream row)
         queue = self._queue
         if len(queue) >= self.maxsize:
             self.dropped += 1
@@ -67,62 +187,72 @@ class ChannelStream(AsyncIterator[Message]):
             self._wake()
         socket = self._socket
         if socket._yielded is None:
-            socket._yield_reading()  # let the reader run before the next network read
+            socket._yield_reading()
 
     def _on_channel_close(self, _payload: Any) -> None:
         self.close()
 
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None  # woken once: the next puts need not look again
-            if not waiter.done():
-                waiter.set_result(None)
+    def _unbind(self) -> None:
+        self.channel.off(self.event, self._ref)
+        self.channel.off(EVENT_CLOSE, self._close_ref)
 
-    def close(self) -> None:
-        """Stops queueing; iteration ends once the queued messages are read."""
-        if not self._closed:
-            self._closed = True
-            self.channel.off(self.event, self._ref)
-            self.channel.off(EVENT_CLOSE, self._close_ref)
-            self._wake()
 
-    async def aclose(self) -> None:
-        """Same as ``close()`` (for ``contextlib.aclosing``)."""
-        self.close()
+class SocketStream(_Stream):
+    """Messages of some events on some topics of a socket (see ``Socket.stream``).
 
-    def __len__(self) -> int:
-        return len(self._queue)
+    It sees what the channels see: messages to a topic that no channel of the socket has
+    joined, and stale ones (an earlier join's), are not queued; nor are replies, closes and
+    errors. It lives until ``close()``, across reconnects.
+    """
 
-    def __aiter__(self) -> ChannelStream:
-        return self
-
-    async def __anext__(self) -> Message:
-        while True:
-            if self._overflowed:
-                self._overflowed = False
-                self.close()
-                raise StreamOverflow(
-                    f"stream of {self.event!r} on {self.channel.topic} overflowed "
-                    f"({self.maxsize} messages queued)"
-                )
-            if self._queue:
-                return self._queue.popleft()
-            if self._closed:
-                raise StopAsyncIteration
-            waiter = self._waiter = self._socket._running_loop().create_future()
-            try:
-                await waiter
-            finally:
-                self._waiter = None
-
-    async def __aenter__(self) -> ChannelStream:
-        return self
-
-    async def __aexit__(
+    def __init__(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+        socket: Socket,
+        events: Collection[str] | None,
+        topics: Collection[str] | str | None,
+        maxsize: int,
+        overflow: Overflow,
     ) -> None:
-        self.close()
+        super().__init__(socket, _describe(events, topics), maxsize, overflow)
+        self.events = frozenset(events) if events is not None else None
+        if isinstance(topics, str):
+            self._prefix: str | None = topics
+            self.topics: frozenset[str] | None = None
+        else:
+            self._prefix = None
+            self.topics = frozenset(topics) if topics is not None else None
+        self._ref = socket.on_message(self._put)
+
+    def _put(self, message: Message) -> None:
+        event = message.event
+        if event in CHANNEL_INTERNAL_EVENTS or (
+            self.events is not None and event not in self.events
+        ):
+            return
+        topic = message.topic
+        if self.topics is not None:
+            if topic not in self.topics:
+                return
+        elif self._prefix is not None and not topic.startswith(self._prefix):
+            return
+        channels = self._socket._topics.get(topic)
+        if not channels:
+            return
+        join_ref = message.join_ref
+        if join_ref and not any(join_ref == ch._join_push.ref for ch in channels):
+            return
+        self._offer(message)
+
+    def _unbind(self) -> None:
+        self._socket.off([self._ref])
+
+
+def _describe(events: Iterable[str] | None, topics: Collection[str] | str | None) -> str:
+    what = "every event" if events is None else ", ".join(map(repr, sorted(events)))
+    if topics is None:
+        where = "every topic"
+    elif isinstance(topics, str):
+        where = f"topics {topics}*"
+    else:
+        where = f"{len(topics)} topics"
+    return f"{what} on {where}"

@@ -14,6 +14,7 @@ from phoenix_fast._constants import (
     EVENT_LEAVE,
     EVENT_REPLY,
 )
+from phoenix_fast._handlers import BatchHandler, BoundedHandler
 from phoenix_fast._states import ChannelState
 from phoenix_fast._stream import ChannelStream
 from phoenix_fast._types import BindingCallback, JoinParams, Payload
@@ -24,6 +25,7 @@ from phoenix_fast.errors import (
     InvalidState,
     JoinError,
 )
+from phoenix_fast.message import Message
 from phoenix_fast.push import Push
 from phoenix_fast.timer import Timer
 
@@ -197,12 +199,24 @@ class Channel:
 
     # -- bindings ----------------------------------------------------------------------
 
-    def on(self, event: str, callback: BindingCallback) -> int:
+    def on(
+        self,
+        event: str,
+        callback: BindingCallback,
+        *,
+        max_concurrency: int | None = None,
+        maxsize: int = 10_000,
+        overflow: Literal["drop_oldest", "drop_newest"] = "drop_oldest",
+    ) -> int:
         """Calls ``callback(payload[, ref[, join_ref]])`` for every ``event`` message.
 
         The callback gets as many of those as it has required positional parameters (read
         once, now; ``*args`` gets all three). A callback may be
         a coroutine function: it then runs as a task. Exceptions are logged, not raised.
+
+        A coroutine callback makes one task per message, without bound. With
+        ``max_concurrency=N`` at most N run at once; later messages wait in a queue of
+        ``maxsize``, past which ``overflow`` drops the oldest or the newest (logged once).
 
         Returns:
             A ref for ``off(event, ref)``.
@@ -211,6 +225,8 @@ class Channel:
             TypeError: ``callback`` is not callable, or requires more than three arguments.
         """
         check_callback(callback, 3, f"the callback of {event!r}")
+        if max_concurrency is not None:
+            callback = BoundedHandler(self, callback, max_concurrency, maxsize, overflow)
         ref = self._binding_ref
         self._binding_ref += 1
         binding = _Binding(ref, callback, positional_arity(callback, 3))
@@ -219,6 +235,18 @@ class Channel:
             self._bindings = {}
         self._bindings[event] = [*self._bindings.get(event, ()), binding]
         return ref
+
+    def on_batch(self, event: str, handler: Callable[[list[Message]], object]) -> int:
+        """Calls ``handler(messages)`` with the ``event`` messages of one network read at
+        once (a list of :class:`~phoenix_fast.Message`), for handlers that work better on
+        batches (a bulk insert, say). It runs once the read is routed; a coroutine handler
+        runs as a task.
+
+        Returns:
+            A ref for ``off(event, ref)``.
+        """
+        check_callback(handler, 1, f"the batch handler of {event!r}")
+        return self.on(event, BatchHandler(self, event, handler))
 
     def off(self, event: str, ref: int | None = None) -> None:
         """Removes the binding ``ref`` of ``event``, or all its bindings if ``ref`` is None."""

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import ssl as _ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from phoenix_fast import _native
 from phoenix_fast._backoff import Backoff, reconnect_after, rejoin_after, with_jitter
@@ -33,6 +33,7 @@ from phoenix_fast._logging import SocketLog
 from phoenix_fast._outcome import Outcome
 from phoenix_fast._redact import redact_url
 from phoenix_fast._states import SocketState
+from phoenix_fast._stream import SocketStream
 from phoenix_fast._types import (
     CloseEvent,
     ErrorCallback,
@@ -298,6 +299,34 @@ class Socket(Lifecycle):
         channel = Channel(topic, params, self)
         self._topics[topic] = [*self._topics.get(topic, ()), channel]
         return channel
+
+    def stream(
+        self,
+        events: str | Iterable[str] | None = None,
+        *,
+        topics: str | Iterable[str] | None = None,
+        maxsize: int = 10_000,
+        overflow: Literal["drop_oldest", "drop_newest", "error"] = "drop_oldest",
+    ) -> SocketStream:
+        """One async iterator over messages of many channels, for fan-in.
+
+        Args:
+            events: the event, or the events, to follow (None: every event but replies,
+                closes and errors).
+            topics: the topics to follow: a list, or a prefix such as ``"room:"`` (a
+                ``str``); None follows every topic. Only messages that a channel of this
+                socket would accept are queued (stale joins' are not).
+            maxsize: the most messages queued; ``overflow`` says what happens past it, as
+                for :meth:`Channel.stream`.
+
+        It yields :class:`~phoenix_fast.Message` records (``batches()`` yields lists) and
+        lives until ``close()``, across reconnects: use ``async with``.
+        """
+        names = [events] if isinstance(events, str) else events
+        subjects = topics if isinstance(topics, str) or topics is None else list(topics)
+        return SocketStream(
+            self, None if names is None else list(names), subjects, maxsize, overflow
+        )
 
     def on_open(self, callback: OpenCallback) -> str:
         """Calls ``callback()`` whenever a connection opens; returns a ref for ``off``."""
