@@ -406,6 +406,9 @@ class Pacer:
         """No more pushes; the ones in flight may still be answered. Pushes that were due
         and not sent are counted in ``pushes_unsent``."""
         if self._sending and self._begun:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._wake()  # what is due now goes now: only the backlog counts as unsent
             t = _perf() - self._start
             unsent = sum(max(kind.due(t) - kind.sent, 0) for kind in self._kinds)
             if self._limit is not None:
