@@ -279,3 +279,21 @@ def test_a_saturated_generator_is_said_in_the_summary_and_each_verdict() -> None
     assert "CPU 97% of a core" in text and "try --procs" in text
     verdict = next(line for line in text.splitlines() if line.startswith("pass "))
     assert "generator saturated" in verdict
+
+
+def test_flat_payload_templates_render_fresh_dicts_and_name_their_placeholders() -> None:
+    from phoenix_fast.load.templates import PAYLOAD_FIELDS, Template
+
+    tpl = Template(
+        {"seq": "{seq}", "kind": "x", "n": 3, "on": True, "none": None, "ts": "{ts}"},
+        PAYLOAD_FIELDS,
+        "payload",
+    )
+    first = tpl.render({"seq": 1, "ts": 2.5})
+    assert first == {"seq": 1, "kind": "x", "n": 3, "on": True, "none": None, "ts": 2.5}
+    second = tpl.render({"seq": 2, "ts": 3.5})
+    assert second["seq"] == 2 and first["seq"] == 1  # a new dict each time
+    assert tpl.names == {"seq", "ts"} and not tpl.constant
+    nested = Template({"a": {"b": "{n}"}, "c": "n={n}"}, PAYLOAD_FIELDS, "payload")
+    assert nested.render({"n": 4}) == {"a": {"b": 4}, "c": "n=4"}
+    assert nested.names == {"n"}

@@ -199,7 +199,10 @@ class _Pending:
             reason = response.get("reason") if isinstance(response, dict) else response
             pacer.counters["replies_error"] += 1
             pacer.stats.error(f"push {kind.event} {status}: {reason}")
-        pacer.answered()
+        pacer.in_flight -= 1
+        pacer.answered += 1
+        if pacer.held == "in_flight" or pacer.limit is not None or not pacer.sending:
+            pacer.after_answer()
 
 
 class Pacer:
@@ -233,13 +236,13 @@ class Pacer:
         self._send_error = stats.samples(SEND_ERROR).append
         self._timeout = scenario.push_timeout
         self._max_in_flight = scenario.max_in_flight
-        self._limit = limit
+        self.limit = limit
         self._on_done = on_done
         self._channels: list[tuple[Channel, dict[str, Any]]] = []
         self._seq = 0
         self._sent = 0
-        self._answered = 0
-        self._sending = True
+        self.answered = 0
+        self.sending = True
         self.closed = False
         self._idle = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -284,7 +287,7 @@ class Pacer:
     def _wake(self) -> None:
         """Sends every push whose slot has come, then sets the timer for the next slot."""
         self._timer = None
-        if not self._sending:
+        if not self.sending:
             return
         horizon = _perf() - self._start + EARLY
         held_before = self.held
@@ -294,7 +297,7 @@ class Pacer:
             if kinds[0].slot <= horizon:
                 self._send_due(kinds[0], horizon, held_before)
         else:  # in slot order across kinds, so that a backlog of one does not starve another
-            while not self.held and self._sending:
+            while not self.held and self.sending:
                 first = min(kinds, key=_slot)
                 if first.slot > horizon:
                     break
@@ -306,7 +309,7 @@ class Pacer:
         """Sets the timer: at the next slot, soon when held for want of a channel, never when
         held by the in-flight cap (a reply wakes the pacer) or when done."""
         loop = self._loop
-        if loop is None or not self._sending or self._timer is not None:
+        if loop is None or not self.sending or self._timer is not None:
             return
         held = self.held
         if held == "in_flight":
@@ -329,7 +332,7 @@ class Pacer:
         order, until one is held back. The per-push path: keep it lean."""
         start, channels = self._start, self._channels
         count = len(channels)
-        cap, limit = self._max_in_flight, self._limit
+        cap, limit = self._max_in_flight, self.limit
         event, timeout, period = kind.event, self._timeout, kind.period
         render = None if kind.constant else kind.template.render
         payload, own_fields = kind.payload, kind.own_fields
@@ -340,7 +343,7 @@ class Pacer:
                 self.held = "in_flight"
                 break
             if limit is not None and self._sent >= limit:
-                self._sending = False
+                self.sending = False
                 break
             # The lead's issue 11 adds socket.buffered_amount: a socket with too many bytes
             # waiting would be passed over here (counted in pushes_blocked), as can_push() is.
@@ -383,15 +386,13 @@ class Pacer:
             kind.slot = (k + 1) * period if period else kind.schedule.time_of(k + 1)
         self.counters["pushes_sent"] += sent
 
-    def answered(self) -> None:
-        """A push was answered (or timed out)."""
-        self.in_flight -= 1
-        self._answered += 1
-        if self._limit is not None and self._answered >= self._limit:
+    def after_answer(self) -> None:
+        """A push was answered (or timed out) while something waits for answers."""
+        if self.limit is not None and self.answered >= self.limit:
             self._on_done()
         if self.held == "in_flight" and self._timer is None and self._loop is not None:
             self._timer = self._loop.call_soon(self._wake)
-        if not self.in_flight and not self._sending:
+        if not self.in_flight and not self.sending:
             self._idle.set()
 
     # -- the end -------------------------------------------------------------------------
@@ -405,16 +406,16 @@ class Pacer:
     def stop_sending(self) -> None:
         """No more pushes; the ones in flight may still be answered. Pushes that were due
         and not sent are counted in ``pushes_unsent``."""
-        if self._sending and self._begun:
+        if self.sending and self._begun:
             if self._timer is not None:
                 self._timer.cancel()
             self._wake()  # what is due now goes now: only the backlog counts as unsent
             t = _perf() - self._start
             unsent = sum(max(kind.due(t) - kind.sent, 0) for kind in self._kinds)
-            if self._limit is not None:
-                unsent = min(unsent, max(self._limit - self._sent, 0))
+            if self.limit is not None:
+                unsent = min(unsent, max(self.limit - self._sent, 0))
             self.counters["pushes_unsent"] += unsent
-        self._sending = False
+        self.sending = False
         timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()

@@ -135,7 +135,39 @@ def _compile_dict(
     if constant:
         fixed = {key: render({}) for key, render in parts}
         return _const(fixed), True
+    simple = _simple_parts(value, fields)
+    if simple is not None:  # constants and whole placeholders only: no call per key
+        fixed_items, names = simple
+
+        def render_simple(values: Mapping[str, Any]) -> Any:
+            out = dict(fixed_items)
+            for key, name in names:
+                out[key] = values[name]
+            return out
+
+        return render_simple, False
     return (lambda values: {key: render(values) for key, render in parts}), False
+
+
+def _simple_parts(
+    value: Mapping[str, Any], fields: frozenset[str]
+) -> tuple[dict[str, Any], list[tuple[str, str]]] | None:
+    """A dict template's constant items and ``(key, name)`` of its whole placeholders
+    (``"{seq}"``), or None if some value is anything else (nested, or text around one)."""
+    fixed: dict[str, Any] = {}
+    names: list[tuple[str, str]] = []
+    for key, item in value.items():
+        if isinstance(item, str) and item.startswith("{") and item.endswith("}"):
+            name = item[1:-1]
+            if name in fields:
+                names.append((key, name))
+                continue
+        if isinstance(item, str) and ("{" in item or "}" in item):
+            return None
+        if item is not None and not isinstance(item, (str, bool, int, float)):
+            return None
+        fixed[key] = item
+    return fixed, names
 
 
 def _compile_list(
