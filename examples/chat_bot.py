@@ -38,8 +38,8 @@ class ChatBot:
 
     async def run(self) -> None:
         await self.channel.join()  # raises JoinError if the server refuses
-        print(f"{self.name}: joined {self.channel.topic}", flush=True)
         await self.say("hello! try !ping, !time or !bye")
+        print(f"{self.name}: joined {self.channel.topic}", flush=True)
         await self.done.wait()
         await self.channel.leave()
         print(f"{self.name}: left {self.channel.topic}", flush=True)

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from phoenix_fast import Presence, Socket
+from phoenix_fast.testing import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -90,6 +91,7 @@ async def test_chat_bot_answers_commands_and_leaves_on_bye(
     room = f"test-{uuid.uuid4().hex[:8]}"
     bot = await start(phoenix_url, "examples/chat_bot.py", "--room", room, "--name", "bot")
     running.append(bot)
+    # printed once its greeting was answered, so the greeting went out before we join
     await bot.expect(rf"^bot: joined echo:{room}$")
 
     said: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -215,12 +217,21 @@ async def test_scenario_runs(
     report = json.loads(report_path.read_text(encoding="utf-8"))
     counts = report["counts"]
     assert counts["joins_ok"] == int(options[1])
-    assert counts["replies_ok"] == counts["pushes_sent"] > 0
+    # a push still in flight when the run ends is counted as unanswered, not as an error
+    assert counts["replies_ok"] > 0
+    assert counts["replies_ok"] + counts["pushes_unanswered"] == counts["pushes_sent"]
     assert report["events"][event] > 0
     assert report["errors"] == {}
     assert report["thresholds"]
     assert all(result["ok"] for result in report["thresholds"])
     assert csv_path.read_text(encoding="utf-8").startswith("t,at,seconds,")
+
+
+def _locust_rows(path: Path) -> dict[str, list[str]]:
+    if not path.exists():
+        return {}
+    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    return {row[1]: row for row in (line.split(",") for line in lines) if len(row) > 3}
 
 
 async def test_locustfile_runs_without_failures(
@@ -232,29 +243,25 @@ async def test_locustfile_runs_without_failures(
     csv = tmp_path / "run"
     locust = await start(
         phoenix_url,
-        "-m",
-        "locust",
-        "-f",
-        "examples/locustfile.py",
-        "--host",
-        phoenix_url,
-        "--headless",
-        "--users",
-        "4",
-        "--spawn-rate",
-        "4",
-        "--run-time",
-        "2s",
-        "--only-summary",
-        "--csv",
-        str(csv),
+        *("-m", "locust", "-f", "examples/locustfile.py", "--host", phoenix_url),
+        *("--headless", "--users", "4", "--spawn-rate", "4", "--only-summary"),
+        *("--csv", str(csv)),
     )
     running.append(locust)
+    # Locust rewrites its statistics every second: run until connects, joins and pings are
+    # in them, then stop it as Ctrl-C would
+    names = ("connect", "join", "push:ping")
+    stats = tmp_path / "run_stats.csv"
+
+    def counted() -> bool:
+        rows = _locust_rows(stats)
+        return all(name in rows and int(rows[name][2]) > 0 for name in names)
+
+    await wait_for(counted, timeout=GUARD, interval=0.1)
+    locust.process.send_signal(signal.SIGINT)
     # Locust exits 1 when any request failed
     assert await locust.wait() == 0, (locust.lines, await locust.stderr())
-    stats = (tmp_path / "run_stats.csv").read_text(encoding="utf-8")
-    rows = {line.split(",")[1]: line.split(",") for line in stats.splitlines()[1:]}
-    for name in ("connect", "join", "push:ping"):
-        assert name in rows, stats
-        assert int(rows[name][2]) > 0  # requests
-        assert int(rows[name][3]) == 0  # failures
+    rows = _locust_rows(stats)
+    for name in names:
+        assert int(rows[name][2]) > 0, rows  # requests
+        assert int(rows[name][3]) == 0, rows  # failures
