@@ -111,6 +111,20 @@ $(addprefix test-python-,$(OTHER_PYTHONS)): test-python-%: install
 	$$dir/venv/bin/python -m pytest -q -p no:randomly $(MULTI_TESTS) \
 		$(addprefix --deselect ,$(MULTI_DESELECT_$*))
 
+# One wheel per CPython version (as orjson and pydantic-core ship), and the sdist.
+.PHONY: wheels
+wheels: install ## release wheels for 3.11 and OTHER_PYTHONS found here, and the sdist (target/wheels)
+	@for v in 3.11 $(OTHER_PYTHONS); do \
+		py=$$(ls -d $(PYENV_ROOT)/versions/$$v.*/bin/python$$v 2>/dev/null | sort -V | tail -n 1); \
+		py=$${py:-$$(command -v python$$v || true)}; \
+		if [ -n "$$py" ] && ! "$$py" -c "" 2>/dev/null; then py=""; fi; \
+		if [ -z "$$py" ]; then echo "wheels: no Python $$v in $(PYENV_ROOT)/versions or PATH: no wheel"; \
+			continue; fi; \
+		PYO3_PYTHON=$$py CARGO_TARGET_DIR=target/python/$$v/cargo \
+			$(BIN)/maturin build --release --quiet -i $$py -o target/wheels || exit 1; \
+	done
+	$(BIN)/maturin sdist -o target/wheels
+
 .PHONY: check
 check: lint test docs test-pythons ## set up, then run every lint and every test (what CI runs)
 
