@@ -79,7 +79,7 @@ OTHER_PYTHONS := 3.10 3.12 3.13
 PYENV_ROOT ?= $(HOME)/.pyenv
 MULTI_TESTS := tests/client tests/test_exports.py tests/test_packaging.py
 # Tests left out on one version, each printed when the run starts. On 3.10's asyncio (not
-# uvloop, not 3.11+) a refused TLS handshake leaves an SSL transport unclosed (a ResourceWarning
+# uvloop, not 3.11+) this test ends with an SSL transport reported unclosed (a ResourceWarning
 # at teardown, an error under filterwarnings = error).
 MULTI_DESELECT_3.10 := 'tests/client/test_websocket_transport.py::test_wss_verifies_certificates_by_default[asyncio]'
 # On 3.12 and 3.13 with uvloop, FaultProxy.close() hangs in about half of the runs of this test
