@@ -107,13 +107,16 @@ def add_load_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     add("--heartbeat", metavar="S", type=float, help="heartbeat interval, s; 0 = none (30)")
     add("--procs", metavar="N", type=int, help="worker processes on this machine (1)")
     add("--report", metavar="FILE", help="write the JSON report to FILE")
+    add("--html", metavar="FILE", help="write the HTML report (charts, offline) to FILE")
     add("--quiet", action="store_true", help="no live display (also off when not a terminal)")
     parser.set_defaults(func=run_load)
 
 
 def add_report_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``report`` (``report merge``, ``report show``)."""
-    parser = subparsers.add_parser("report", help="merge or show load reports")
+    parser = subparsers.add_parser(
+        "report", help="merge, show or compare load reports, or chart one as HTML"
+    )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     merge = actions.add_parser(
         "merge",
@@ -128,6 +131,9 @@ def add_report_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     show.add_argument("files", nargs=1, metavar="FILE")
     show.add_argument("-o", "--output", help=argparse.SUPPRESS)
     show.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    from phoenix_fast.load.report_cli import add_report_actions
+
+    add_report_actions(actions)  # html, compare
     parser.set_defaults(func=run_report)
 
 
@@ -201,11 +207,19 @@ def run_load(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     from phoenix_fast.load.session import execute
 
+    if getattr(args, "html", None):
+        from phoenix_fast.load.report_cli import execute_with_html
+
+        return execute_with_html(scenario, args)
     return execute(scenario, report_path=args.report, quiet=args.quiet, csv_path=args.csv)
 
 
 def run_report(args: argparse.Namespace) -> int:
     """Handler of ``report``."""
+    if args.action in ("html", "compare"):
+        from phoenix_fast.load.report_cli import run_report_action
+
+        return run_report_action(args)
     from rich.console import Console
 
     from phoenix_fast.load.report import (
