@@ -39,3 +39,19 @@ def test_drawn_on_a_terminal() -> None:
     text = out.getvalue()
     for word in ("sockets", "of 3 connected", "of 30 joined", "pushes", "200", "errors"):
         assert word in text
+
+
+def test_the_last_intervals_push_latency_is_shown() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=100)
+    with Progress(console, planned_sockets=3, planned_channels=30) as progress:
+        progress.update({**SNAPSHOT, "push_p50_us": 420, "push_p99_us": 3100})
+    text = out.getvalue()
+    assert "0.42 ms" in text and "p99 3.10 ms (last interval)" in text
+
+
+def test_workers_show_the_worst_latency_and_the_sum_of_counts() -> None:
+    from phoenix_fast.load.procs import _sum
+
+    total = _sum([{"pushes_sent": 5, "push_p99_us": 900}, {"pushes_sent": 7, "push_p99_us": 400}])
+    assert total == {"pushes_sent": 12, "push_p99_us": 900}
