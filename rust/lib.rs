@@ -7,6 +7,7 @@ pub mod error;
 pub mod frame;
 pub mod json;
 pub mod longpoll;
+pub mod pending;
 pub mod refs;
 pub mod wheel;
 pub mod ws;

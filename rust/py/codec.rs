@@ -1,11 +1,12 @@
 //! `Codec`: Phoenix frames to `Message` records and back, with a pluggable payload decoder.
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString};
 
 use super::batch::BatchDecoder;
-use super::errors::{decode_error, decode_error_msg, encode_error, encode_error_msg};
+use super::errors::{
+    decode_error, decode_error_msg, encode_error, encode_error_msg, serializer_version_error,
+};
 use super::message::new_message;
 use super::strings::StringCache;
 use crate::frame::{self, Frame, Header, Payload};
@@ -184,9 +185,7 @@ impl Codec {
     #[pyo3(signature = (vsn_major, loads, dumps, batch_loads = false))]
     fn new(vsn_major: u8, loads: Py<PyAny>, dumps: Py<PyAny>, batch_loads: bool) -> PyResult<Self> {
         if !matches!(vsn_major, 1 | 2) {
-            return Err(PyValueError::new_err(format!(
-                "unsupported serializer version {vsn_major}: expected 1 or 2"
-            )));
+            return Err(serializer_version_error(vsn_major));
         }
         Ok(Self { v2: vsn_major == 2, loads, dumps, batch: batch_loads, strings: StringCache::default() })
     }

@@ -1,8 +1,13 @@
-//! The only crossing from the core's error enums to Python exceptions.
+//! The only crossing from the core's errors to Python exceptions: every `PyErr` the extension
+//! raises is made here, so the exception type of each failure is decided in one file (the
+//! architecture test in `tests/test_architecture.py` keeps it so).
 
+use pyo3::exceptions::{PyMemoryError, PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::PyErr;
 
 use crate::error::FrameError;
+use crate::refs::RefError;
+use crate::wheel::TimerError;
 use crate::ws::WsError;
 
 pyo3::import_exception!(phoenix_fast.errors, DecodeError);
@@ -49,4 +54,72 @@ pub fn encode_error(err: &FrameError) -> PyErr {
 #[inline(never)]
 pub fn encode_error_msg(msg: String) -> PyErr {
     EncodeError::new_err(msg)
+}
+
+/// A timer failure: a NaN time is a `ValueError`; a wheel that is full, a `MemoryError`.
+#[cold]
+#[inline(never)]
+pub fn timer_error(err: TimerError) -> PyErr {
+    match err {
+        TimerError::NotANumber => PyValueError::new_err(err.to_string()),
+        TimerError::Full => PyMemoryError::new_err(err.to_string()),
+    }
+}
+
+/// A ref counter value the JS client could not hold, as `ValueError`.
+#[cold]
+#[inline(never)]
+pub fn ref_error(err: RefError) -> PyErr {
+    PyValueError::new_err(err.to_string())
+}
+
+/// A timing wheel's resolution that is not a positive number of seconds, as `ValueError`.
+#[cold]
+#[inline(never)]
+pub fn resolution_error(resolution: f64) -> PyErr {
+    PyValueError::new_err(format!("resolution must be a positive number of seconds, not {resolution}"))
+}
+
+/// A serializer version the codec does not speak, as `ValueError`.
+#[cold]
+#[inline(never)]
+pub fn serializer_version_error(vsn_major: u8) -> PyErr {
+    PyValueError::new_err(format!("unsupported serializer version {vsn_major}: expected 1 or 2"))
+}
+
+/// A `Message` class the extension cannot build records of, as `TypeError`.
+#[cold]
+#[inline(never)]
+pub fn message_class_error() -> PyErr {
+    PyTypeError::new_err("Message must be a NamedTuple without extra fields")
+}
+
+/// A presence that is not a dict with a `metas` list, as `TypeError` naming its key.
+#[cold]
+#[inline(never)]
+pub fn presence_error(key_repr: &str, kind: &str) -> PyErr {
+    PyTypeError::new_err(format!(
+        "presence {key_repr} must be a dict with a 'metas' list, not {kind} without one"
+    ))
+}
+
+/// A diff's `joins` or `leaves` that is not a dict, as `TypeError`.
+#[cold]
+#[inline(never)]
+pub fn diff_part_error(name: &str, kind: &str) -> PyErr {
+    PyTypeError::new_err(format!("diff[{name}] must be a dict, not {kind}"))
+}
+
+/// A dict changed size while the extension iterated over it (as Python's own iterator says).
+#[cold]
+#[inline(never)]
+pub fn dict_changed_error() -> PyErr {
+    PyRuntimeError::new_err("dictionary changed size during iteration")
+}
+
+/// The OS gave no randomness for the WebSocket masking keys, as `OSError`.
+#[cold]
+#[inline(never)]
+pub fn randomness_error(err: &dyn std::fmt::Display) -> PyErr {
+    PyOSError::new_err(format!("the OS gave no randomness for WebSocket masking keys: {err}"))
 }

@@ -10,11 +10,12 @@
 //! on every version by construction, and only calls C (the Python-level `Message.__new__`
 //! that `NamedTuple` generates is not involved).
 
-use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyTuple, PyType};
+
+use super::errors::message_class_error;
 
 static MESSAGE_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
@@ -23,7 +24,7 @@ static MESSAGE_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 pub fn set_message_class(py: Python<'_>, cls: Bound<'_, PyType>) -> PyResult<()> {
     let tuple_type = py.get_type::<PyTuple>();
     if !cls.is_subclass(&tuple_type)? || !has_tuple_layout(&cls, &tuple_type) {
-        return Err(PyTypeError::new_err("Message must be a NamedTuple without extra fields"));
+        return Err(message_class_error());
     }
     let _ = MESSAGE_TYPE.set(py, cls.unbind());
     Ok(())

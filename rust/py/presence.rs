@@ -12,10 +12,12 @@
 //! - Instead of calling back, each function returns the join and leave records, in the order
 //!   the JS client fires its callbacks, for the Python layer to fire.
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PySet, PyString};
 use pyo3::{ffi, intern};
+
+use super::errors::{dict_changed_error, diff_part_error, presence_error};
 
 /// Up to this many refs (a presence has one meta per connection, usually one or two),
 /// membership is a scan of refs held on the stack; above it, a Python set.
@@ -180,7 +182,7 @@ fn keep_metas<'py>(
 fn bad_presence(key: &Bound<'_, PyAny>, presence: &Bound<'_, PyAny>) -> PyErr {
     let key = key.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
     let kind = presence.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
-    PyTypeError::new_err(format!("presence {key} must be a dict with a 'metas' list, not {kind} without one"))
+    presence_error(&key, &kind)
 }
 
 /// The `metas` list of a presence, or a TypeError naming the key.
@@ -232,7 +234,7 @@ fn for_each_item<'py>(
         };
         f(k, v)?;
         if dict.len() != len {
-            return Err(PyRuntimeError::new_err("dictionary changed size during iteration"));
+            return Err(dict_changed_error());
         }
     }
     Ok(())
@@ -246,13 +248,10 @@ fn diff_part<'py>(
     match diff.get_item(name)? {
         None => Ok(None),
         Some(part) if part.is_none() => Ok(None),
-        Some(part) => part.cast_into::<PyDict>().map(Some).map_err(|err| {
-            PyTypeError::new_err(format!(
-                "diff[{}] must be a dict, not {}",
-                name,
-                err.into_inner().get_type()
-            ))
-        }),
+        Some(part) => part
+            .cast_into::<PyDict>()
+            .map(Some)
+            .map_err(|err| diff_part_error(&name.to_string(), &err.into_inner().get_type().to_string())),
     }
 }
 

@@ -8,7 +8,7 @@ use pyo3::types::{PyBytes, PyList, PyString};
 
 use super::batch::BatchDecoder;
 use super::codec::Codec;
-use super::errors::{connect_error, ws_error};
+use super::errors::{connect_error, randomness_error, ws_error};
 use crate::frame::Header;
 use crate::ws::{self, FeedError, FrameParser, HandshakeRequest, MaskKeys, Opcode, WsEvent};
 
@@ -119,11 +119,7 @@ impl WsClient {
     /// `max_message_size` too). Frames we send always go out uncompressed.
     #[pyo3(signature = (codec, max_message_size = ws::DEFAULT_MAX_MESSAGE_SIZE, *, compress = false))]
     fn new(codec: Option<Py<Codec>>, max_message_size: usize, compress: bool) -> PyResult<Self> {
-        let mut rng = MaskKeys::from_os().map_err(|err| {
-            pyo3::exceptions::PyOSError::new_err(format!(
-                "the OS gave no randomness for WebSocket masking keys: {err}"
-            ))
-        })?;
+        let mut rng = MaskKeys::from_os().map_err(|err| randomness_error(&err))?;
         Ok(Self {
             codec,
             parser: FrameParser::new(max_message_size),
