@@ -313,13 +313,13 @@ def comparison_html(
 
 
 def overlay_charts(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Any]:
-    """Replies per second and each push's p99 over time, one line per run (base runs
-    solid, new runs dashed)."""
-    from phoenix_fast.load.html_report import push_kinds
-    from phoenix_fast.load.svg import PALETTE, Chart, Series
+    """Replies per second and each push's p99 over time, one line per run (base runs blue
+    and solid, new runs orange and dashed)."""
+    from phoenix_fast.load.html_report import push_kinds, side_color
+    from phoenix_fast.load.svg import Chart, Series
 
     def color(k: int, label: str) -> tuple[str, bool]:
-        return PALETTE[k % len(PALETTE)], label.startswith("new")
+        return side_color(label, k), label.startswith("new")
 
     replies = []
     kinds: list[str] = []

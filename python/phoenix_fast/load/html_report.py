@@ -42,6 +42,7 @@ __all__ = [
     "page",
     "percentile_points",
     "read_reports",
+    "side_color",
     "render_html",
     "time_charts",
     "write_html",
@@ -259,6 +260,16 @@ def percentile_points(histogram: Any) -> list[tuple[float, float]]:
     return points
 
 
+def side_color(label: str, k: int) -> str:
+    """A run's colour on a page of several: by side for a comparison (base blue, new
+    orange), else one colour per run."""
+    if label.startswith("base"):
+        return PALETTE[0]
+    if label.startswith("new"):
+        return PALETTE[1]
+    return PALETTE[k % len(PALETTE)]
+
+
 def distribution_groups(names: Iterable[str]) -> list[list[str]]:
     """Histogram names grouped for one chart each: a push with its service time, others
     alone."""
@@ -287,7 +298,7 @@ def distribution_charts(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[C
                 if name not in blobs:
                     continue
                 shown = f"{label} {name}" if label else name
-                color = PALETTE[k % len(PALETTE)] if len(runs) > 1 else PALETTE[j]
+                color = side_color(label, k) if len(runs) > 1 else PALETTE[j]
                 points = percentile_points(decode_histogram(blobs[name]))
                 series.append(Series(shown, points, color, dashed=name.endswith(":service")))
         title = f"{group[0]} by percentile"

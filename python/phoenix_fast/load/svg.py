@@ -136,7 +136,8 @@ def render(chart: Chart) -> str:
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{escape(chart.title)}" data-chart="{escape(chart.key)}" '
-        f'data-x-min="{x0:g}" data-x-max="{x1:g}" data-y-min="{y0:g}" data-y-max="{y1:g}" '
+        f'data-x-min="{float(x0)!r}" data-x-max="{float(x1)!r}" '
+        f'data-y-min="{float(y0)!r}" data-y-max="{float(y1)!r}" '
         f'data-x-kind="{chart.x_kind}" data-y-log="{int(chart.y_log)}" '
         f'data-plot="{LEFT} {TOP} {plot_w} {plot_h}">'
     ]
