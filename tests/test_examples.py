@@ -22,6 +22,7 @@ import pytest
 
 from phoenix_fast import Presence, Socket
 from phoenix_fast.testing import wait_for
+from phoenix_fast.testing.waiting import scaled
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -40,7 +41,7 @@ class Example:
         assert self.process.stdout is not None
         regex = re.compile(pattern)
         while True:
-            raw = await asyncio.wait_for(self.process.stdout.readline(), GUARD)
+            raw = await asyncio.wait_for(self.process.stdout.readline(), scaled(GUARD))
             if not raw:
                 stderr = await self.stderr()
                 raise AssertionError(f"no line matched {pattern!r}: {self.lines}\n{stderr}")
@@ -56,9 +57,9 @@ class Example:
 
     async def wait(self) -> int:
         assert self.process.stdout is not None
-        rest = await asyncio.wait_for(self.process.stdout.read(), GUARD)
+        rest = await asyncio.wait_for(self.process.stdout.read(), scaled(GUARD))
         self.lines.extend(rest.decode().splitlines())
-        return await asyncio.wait_for(self.process.wait(), GUARD)
+        return await asyncio.wait_for(self.process.wait(), scaled(GUARD))
 
 
 async def start(url: str, *argv: str) -> Example:
@@ -102,7 +103,7 @@ async def test_chat_bot_answers_commands_and_leaves_on_bye(
 
         async def bot_says() -> str:
             while True:
-                payload = await asyncio.wait_for(said.get(), GUARD)
+                payload = await asyncio.wait_for(said.get(), scaled(GUARD))
                 if payload.get("from") == "bot":
                     return str(payload["body"])
 

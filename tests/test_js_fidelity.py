@@ -23,11 +23,13 @@ from typing import Any
 
 import pytest
 
+from phoenix_fast.testing.waiting import scaled
+
 JS_DIR = Path(__file__).parent / "js"
 SCRIPT = JS_DIR / "contract.mjs"
 NODE = shutil.which("node")
 # contract.mjs stops starting checks after 30 s and every check has its own timeout (<= 10 s)
-RUN_TIMEOUT = 45.0
+RUN_TIMEOUT = scaled(45.0)
 
 COMMON_CHECKS = (
     "connect.open",

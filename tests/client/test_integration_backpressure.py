@@ -17,6 +17,7 @@ import pytest
 from phoenix_fast import Socket
 from phoenix_fast.errors import BufferFull
 from phoenix_fast.testing import FaultProxy, wait_for
+from phoenix_fast.testing.waiting import scaled
 
 MiB = 1024 * 1024
 
@@ -79,7 +80,7 @@ async def test_drain_waits_until_the_server_reads_again(proxy: FaultProxy) -> No
     await asyncio.sleep(0.05)
     assert not drained.done(), "drain() waits while the server does not read"
     proxy.resume("to_server")
-    await asyncio.wait_for(drained, 10)
+    await asyncio.wait_for(drained, scaled(10))
     reply = await channel.push("ping", {"after": "drain"})  # type: ignore[attr-defined]
     assert reply == {"after": "drain"}
     await wait_for(lambda: socket.buffered_amount == 0)
@@ -95,5 +96,5 @@ async def test_joins_are_never_refused_by_backpressure(proxy: FaultProxy) -> Non
     second = socket.channel("echo:second")
     join = second.join()  # goes out although the buffer is full
     proxy.resume("to_server")
-    await asyncio.wait_for(join.wait(), 10)
+    await asyncio.wait_for(join.wait(), scaled(10))
     await socket.disconnect()

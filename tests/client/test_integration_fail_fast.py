@@ -8,6 +8,7 @@ import pytest
 
 from phoenix_fast import Socket
 from phoenix_fast.errors import ChannelClosed, ChannelCrashed
+from phoenix_fast.testing.waiting import scaled
 
 
 @pytest.mark.parametrize(("event", "error"), [("boom", ChannelCrashed), ("stop", ChannelClosed)])
@@ -22,6 +23,6 @@ async def test_pending_push_fails_when_the_channel_process_ends(
         loop = asyncio.get_running_loop()
         start = loop.time()
         with pytest.raises(error):
-            await asyncio.wait_for(waiting, 10)
+            await asyncio.wait_for(waiting, scaled(10))
         # far from the push's 30 s timeout: it failed when the server said so
         assert loop.time() - start < 10

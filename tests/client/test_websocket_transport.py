@@ -15,7 +15,7 @@ from raw_server import RawServer, idle
 
 from phoenix_fast.errors import ConnectError, WebSocketProtocolError
 from phoenix_fast.socket import Socket
-from phoenix_fast.testing.waiting import wait_for
+from phoenix_fast.testing.waiting import scaled, wait_for
 from phoenix_fast.transports.websocket import FLUSH_EVERY
 
 
@@ -244,9 +244,9 @@ async def test_an_upgrade_refused_before_the_connect_task_resumes_still_fails_co
         for _ in range(50):
             socket = Socket(f"ws://127.0.0.1:{port}/socket", reconnect_after=lambda tries: 60)
             with pytest.raises(ConnectError) as info:
-                await asyncio.wait_for(socket.connect(), 2)
+                await asyncio.wait_for(socket.connect(), scaled(2))
             assert info.value.status == 403
-            await asyncio.wait_for(socket.disconnect(), 2)
+            await asyncio.wait_for(socket.disconnect(), scaled(2))
     finally:
         server.close()
         await server.wait_closed()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from phoenix_fast.load.report import read_report
+from phoenix_fast.testing.waiting import scaled
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,7 +122,7 @@ def test_locust_single_process_run(phoenix_url: str) -> None:
             "--headless", "-u", "4", "-r", "4", "-t", "3s", "--host", phoenix_url,
             "--json", "--only-summary", "--loglevel", "WARNING",
         ],
-        capture_output=True, text=True, timeout=45, check=False,
+        capture_output=True, text=True, timeout=scaled(45), check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr

@@ -17,6 +17,7 @@ from longpoll_support import FakeLongPoll, Recorder, Request, wait_for
 from test_transport import open_transport
 
 from phoenix_fast import Socket
+from phoenix_fast.testing.waiting import scaled
 from phoenix_fast.transports.longpoll import LongPoll
 
 
@@ -60,7 +61,7 @@ async def test_each_failure_reports_an_error_then_a_close(
     answer, code = FAILURES[failure]
     _after_open(fake, answer)
     await open_transport(fake, recorder)
-    await asyncio.wait_for(recorder.closed.wait(), 5)
+    await asyncio.wait_for(recorder.closed.wait(), scaled(5))
     assert recorder.errors, "the failure is reported before the close"
     assert recorder.close_args is not None and recorder.close_args[0] == code
     assert [kind for kind, _ in recorder.events][-1] == "close"
@@ -76,7 +77,7 @@ async def test_an_unexpected_exception_in_the_poll_loop_is_a_close(
             raise RuntimeError("a bug in the decoder")
 
     monkeypatch.setattr(transport, "_codec", Broken())
-    await asyncio.wait_for(recorder.closed.wait(), 5)
+    await asyncio.wait_for(recorder.closed.wait(), scaled(5))
     assert recorder.close_args is not None and recorder.close_args[0] == 1011
     assert "RuntimeError" in str(recorder.errors[-1])
 
@@ -117,8 +118,8 @@ async def test_a_server_vanishing_mid_poll_is_a_close(vanishing: str, recorder: 
     from test_transport import options
 
     LongPoll(options(vanishing), recorder)
-    await asyncio.wait_for(recorder.opened.wait(), 5)
-    await asyncio.wait_for(recorder.closed.wait(), 5)
+    await asyncio.wait_for(recorder.opened.wait(), scaled(5))
+    await asyncio.wait_for(recorder.closed.wait(), scaled(5))
     assert recorder.close_args is not None and recorder.close_args[0] == 1011
     assert "closed the connection" in str(recorder.errors[-1])
 

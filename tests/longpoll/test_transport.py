@@ -14,6 +14,7 @@ from longpoll_support import FakeLongPoll, Recorder, Request, msg, wait_for
 from phoenix_fast import _native
 from phoenix_fast.errors import ConnectError, ConnectionClosed, ProtocolError, TransportError
 from phoenix_fast.message import Message
+from phoenix_fast.testing.waiting import scaled
 from phoenix_fast.transports.base import TransportOptions
 from phoenix_fast.transports.longpoll import (
     MAX_BATCH_SIZE,
@@ -33,13 +34,13 @@ def options(url: str, **extra: Any) -> TransportOptions:
 
 async def open_transport(fake: FakeLongPoll, recorder: Recorder, **kw: Any) -> LongPoll:
     transport = LongPoll(options(fake.url), recorder, **kw)
-    await asyncio.wait_for(recorder.opened.wait(), 5)
+    await asyncio.wait_for(recorder.opened.wait(), scaled(5))
     return transport
 
 
 async def close(transport: LongPoll, recorder: Recorder) -> None:
     transport.close(1000, "bye")
-    await asyncio.wait_for(recorder.closed.wait(), 5)
+    await asyncio.wait_for(recorder.closed.wait(), scaled(5))
 
 
 # -- the endpoint and the auth token (constructor tests) -----------------------------------
@@ -94,7 +95,7 @@ async def test_the_auth_token_header_is_sent_only_when_there_is_a_token(
     encoded = base64.b64encode(b"secret").decode().rstrip("=")
     protocols = ["phoenix", f"base64url.bearer.phx.{encoded}"]
     transport = LongPoll(options(fake.url, protocols=protocols), recorder2)
-    await asyncio.wait_for(recorder2.opened.wait(), 5)
+    await asyncio.wait_for(recorder2.opened.wait(), scaled(5))
     transport.send(msg("t", "e", {}))
     await wait_for(lambda: fake.posts())
     await close(transport, recorder2)
@@ -135,7 +136,7 @@ async def test_the_session_token_can_travel_in_one_place_only(
     fake.on_get = get
     factory = LongPoll.configure(token_in=token_in)
     transport = factory(options(fake.url), recorder)
-    await asyncio.wait_for(recorder.opened.wait(), 5)
+    await asyncio.wait_for(recorder.opened.wait(), scaled(5))
     await wait_for(lambda: len(fake.gets()) >= 2)
     await close(transport, recorder)
     second = fake.gets()[1]
@@ -155,7 +156,7 @@ async def test_a_410_while_holding_a_token_means_the_session_is_gone(
 
     fake.on_get = get
     transport = LongPoll(options(fake.url), recorder)
-    await asyncio.wait_for(recorder.closed.wait(), 5)
+    await asyncio.wait_for(recorder.closed.wait(), scaled(5))
     kinds = [kind for kind, _ in recorder.events]
     assert kinds == ["open", "error", "close"]
     assert isinstance(recorder.errors[0], ConnectionClosed)
@@ -230,7 +231,7 @@ async def test_failed_polls_report_an_error_then_close(
 
     fake.on_get = get
     LongPoll(options(fake.url), recorder)
-    await asyncio.wait_for(recorder.closed.wait(), 5)
+    await asyncio.wait_for(recorder.closed.wait(), scaled(5))
     assert [kind for kind, _ in recorder.events] == ["error", "close"]
     assert isinstance(recorder.errors[0], error)
     assert recorder.close_args == (code, reason, False)
@@ -240,7 +241,7 @@ async def test_failed_polls_report_an_error_then_close(
 
 async def test_an_unreachable_server_is_a_connect_error(recorder: Recorder) -> None:
     LongPoll(options("ws://127.0.0.1:9/socket/websocket?vsn=2.0.0"), recorder)
-    await asyncio.wait_for(recorder.closed.wait(), 5)
+    await asyncio.wait_for(recorder.closed.wait(), scaled(5))
     assert isinstance(recorder.errors[0], ConnectError)
     assert recorder.close_args == (1011, "internal server error", False)
 
@@ -250,7 +251,7 @@ async def test_a_poll_that_times_out_closes_with_1005(
 ) -> None:
     fake.window = 5.0
     transport = LongPoll(options(fake.url), recorder, timeout=0.2)
-    await asyncio.wait_for(recorder.closed.wait(), 5)
+    await asyncio.wait_for(recorder.closed.wait(), scaled(5))
     assert recorder.events[0][0] == "open"
     assert isinstance(recorder.errors[0], TransportError)
     assert "timed out" in str(recorder.errors[0])
@@ -265,7 +266,7 @@ async def test_posts_are_ndjson(fake: FakeLongPoll, recorder: Recorder) -> None:
     transport = await open_transport(fake, recorder)
     transport.send(msg("t", "a", {"x": 1}, "1"))
     transport.send(msg("t", "b", {"x": 2}, "2"))
-    post = await asyncio.wait_for(fake.posted.get(), 5)
+    post = await asyncio.wait_for(fake.posted.get(), scaled(5))
     await close(transport, recorder)
     assert post.headers["Content-Type"] == "application/x-ndjson"
     assert [orjson.loads(line)[3] for line in post.lines] == ["a", "b"]
@@ -284,7 +285,7 @@ async def test_sends_of_one_turn_coalesce_and_sends_during_a_post_wait_for_its_a
     transport = await open_transport(fake, recorder)
     for event in "abc":
         transport.send(msg("t", event, {}))
-    first = await asyncio.wait_for(fake.posted.get(), 5)
+    first = await asyncio.wait_for(fake.posted.get(), scaled(5))
     assert [orjson.loads(line)[3] for line in first.lines] == ["a", "b", "c"]
     transport.send(msg("t", "d", {}))
     await asyncio.sleep(0.05)
@@ -293,7 +294,7 @@ async def test_sends_of_one_turn_coalesce_and_sends_during_a_post_wait_for_its_a
     assert len(fake.posts()) == 1  # held while the first POST is in flight
     assert transport.buffered_amount > 0
     release.set()
-    second = await asyncio.wait_for(fake.posted.get(), 5)
+    second = await asyncio.wait_for(fake.posted.get(), scaled(5))
     assert [orjson.loads(line)[3] for line in second.lines] == ["d", "e"]
     await asyncio.sleep(0.05)
     assert len(fake.posts()) == 2
@@ -306,8 +307,8 @@ async def test_150_sends_go_out_as_100_then_50_in_order(
     transport = await open_transport(fake, recorder)
     for i in range(150):
         transport.send(msg("t", f"m{i}", {}))
-    first = await asyncio.wait_for(fake.posted.get(), 5)
-    second = await asyncio.wait_for(fake.posted.get(), 5)
+    first = await asyncio.wait_for(fake.posted.get(), scaled(5))
+    second = await asyncio.wait_for(fake.posted.get(), scaled(5))
     await close(transport, recorder)
     events = [[orjson.loads(line)[3] for line in p.lines] for p in (first, second)]
     assert len(events[0]) == MAX_BATCH_SIZE == 100
@@ -325,7 +326,7 @@ async def test_a_post_that_times_out_closes_and_nothing_is_buffered_after(
     fake.window = 0.05
     transport = await open_transport(fake, recorder, timeout=0.3)
     transport.send(msg("t", "a", {}))
-    await asyncio.wait_for(recorder.closed.wait(), 5)
+    await asyncio.wait_for(recorder.closed.wait(), scaled(5))
     assert "POST timed out" in str(recorder.errors[0])
     assert recorder.close_args == (1005, "timeout", False)
     assert transport.buffered_amount == 0
@@ -341,7 +342,7 @@ async def test_a_post_not_acknowledged_with_200_closes_with_1011(
     fake.on_post = post
     transport = await open_transport(fake, recorder)
     transport.send(msg("t", "a", {}))
-    await asyncio.wait_for(recorder.closed.wait(), 5)
+    await asyncio.wait_for(recorder.closed.wait(), scaled(5))
     assert [kind for kind, _ in recorder.events] == ["open", "error", "close"]
     assert recorder.close_args == (1011, "internal server error", False)
     assert transport.ready_state.name == "CLOSED"
@@ -351,7 +352,7 @@ async def test_binary_pushes_are_base64_lines(fake: FakeLongPoll, recorder: Reco
     transport = await open_transport(fake, recorder)
     transport.send(msg("t", "text", {"a": 1}))
     transport.send(msg("t", "bin", b"\x00\xffdata"))
-    post = await asyncio.wait_for(fake.posted.get(), 5)
+    post = await asyncio.wait_for(fake.posted.get(), scaled(5))
     await close(transport, recorder)
     text, binary = post.lines
     assert text.startswith("[")
@@ -365,9 +366,9 @@ async def test_custom_encode_and_decode_are_ignored(fake: FakeLongPoll, recorder
 
     opts = TransportOptions(url=fake.url, encode=boom, decode=boom, codec=None)
     transport = LongPoll(opts, recorder)
-    await asyncio.wait_for(recorder.opened.wait(), 5)
+    await asyncio.wait_for(recorder.opened.wait(), scaled(5))
     transport.send(msg("t", "a", {}))
-    post = await asyncio.wait_for(fake.posted.get(), 5)
+    post = await asyncio.wait_for(fake.posted.get(), scaled(5))
     await close(transport, recorder)
     assert orjson.loads(post.body) == ["1", None, "t", "a", {}]
 
@@ -377,11 +378,11 @@ async def test_v1_frames_are_posted_one_by_one_as_json(
 ) -> None:
     url = fake.url.replace("vsn=2.0.0", "vsn=1.0.0")
     transport = LongPoll(options(url), recorder)
-    await asyncio.wait_for(recorder.opened.wait(), 5)
+    await asyncio.wait_for(recorder.opened.wait(), scaled(5))
     transport.send(msg("t", "a", {}))
     transport.send(msg("t", "b", {}))
-    first = await asyncio.wait_for(fake.posted.get(), 5)
-    second = await asyncio.wait_for(fake.posted.get(), 5)
+    first = await asyncio.wait_for(fake.posted.get(), scaled(5))
+    second = await asyncio.wait_for(fake.posted.get(), scaled(5))
     await close(transport, recorder)
     assert first.headers["Content-Type"] == "application/json"
     assert [orjson.loads(p.body)["event"] for p in (first, second)] == ["a", "b"]
@@ -392,10 +393,10 @@ async def test_requests_reuse_keep_alive_connections_and_carry_extra_headers(
 ) -> None:
     fake.window = 0.01
     transport = LongPoll(options(fake.url, headers=[("X-Custom", "yes")]), recorder)
-    await asyncio.wait_for(recorder.opened.wait(), 5)
+    await asyncio.wait_for(recorder.opened.wait(), scaled(5))
     for i in range(5):
         transport.send(msg("t", f"e{i}", {}))
-        await asyncio.wait_for(fake.posted.get(), 5)
+        await asyncio.wait_for(fake.posted.get(), scaled(5))
     await wait_for(lambda: len(fake.gets()) >= 10)
     await close(transport, recorder)
     assert len(fake.requests) >= 15
@@ -412,7 +413,7 @@ async def test_close_while_connecting_reports_one_clean_close(
     transport = LongPoll(options(fake.url), recorder)
     transport.close(1000, "")
     transport.close(1000, "")
-    await asyncio.wait_for(recorder.closed.wait(), 5)
+    await asyncio.wait_for(recorder.closed.wait(), scaled(5))
     await asyncio.sleep(0.05)
     assert recorder.events == [("close", (1000, "", True))]
 
@@ -428,7 +429,7 @@ async def test_close_cancels_the_pending_poll_and_post(
     fake.window = 5.0
     transport = await open_transport(fake, recorder)
     transport.send(msg("t", "a", {}))
-    await asyncio.wait_for(fake.posted.get(), 5)
+    await asyncio.wait_for(fake.posted.get(), scaled(5))
     loop = asyncio.get_running_loop()
     start = loop.time()
     await close(transport, recorder)
@@ -458,7 +459,7 @@ async def test_a_post_the_server_does_not_answer_blocks_writes_past_max_buffer(
 
     fake.on_post = slow_post
     transport = LongPoll(options(fake.url, max_buffer=4096), recorder)
-    await asyncio.wait_for(recorder.opened.wait(), 5)
+    await asyncio.wait_for(recorder.opened.wait(), scaled(5))
     transport.send(msg("t", "e", {"data": "x" * 1000}))
     await fake.posted.get()  # the first POST is in flight and unanswered
     while not transport.write_blocked:
@@ -468,6 +469,6 @@ async def test_a_post_the_server_does_not_answer_blocks_writes_past_max_buffer(
     await asyncio.sleep(0.01)
     assert not drained.done()
     release.set()
-    await asyncio.wait_for(drained, 5)
+    await asyncio.wait_for(drained, scaled(5))
     assert not transport.write_blocked
     await close(transport, recorder)

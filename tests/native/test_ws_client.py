@@ -18,6 +18,7 @@ from ws_support import RawClient, Start, open_client, start_servers
 
 from phoenix_fast import Message, Serializer, _native
 from phoenix_fast.errors import ConnectError, WebSocketProtocolError
+from phoenix_fast.testing.waiting import scaled
 
 
 @pytest.fixture
@@ -77,7 +78,7 @@ async def test_server_pings_are_answered_with_pongs(server: Any) -> None:
 
     async def pinger(conn: ServerConnection) -> None:
         waiter = await conn.ping(b"are you there")
-        await asyncio.wait_for(waiter, 5)
+        await asyncio.wait_for(waiter, scaled(5))
         pong_seen.set()
         await conn.send("after ping")
 
@@ -150,7 +151,7 @@ async def test_client_close_is_accepted_by_the_server(server: Any) -> None:
     assert client.ws.closed
     assert client.ws.close_code == 1000
     client.close()
-    assert await asyncio.wait_for(closed, 5) == (1000, "bye")
+    assert await asyncio.wait_for(closed, scaled(5)) == (1000, "bye")
 
 
 async def test_refused_upgrade_raises_connect_error_with_status(server: Any) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection, serve
 
 from phoenix_fast import _native
+from phoenix_fast.testing.waiting import scaled
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
 Start = Callable[..., Awaitable[int]]
@@ -48,7 +49,7 @@ class RawClient:
     async def receive(self, count: int) -> list[Any]:
         """The next ``count`` items (fewer if the server closes first)."""
         while len(self.items) < count:
-            data = await asyncio.wait_for(self.reader.read(262144), 5)
+            data = await asyncio.wait_for(self.reader.read(262144), scaled(5))
             if not data:
                 break
             self.wire_bytes += len(data)

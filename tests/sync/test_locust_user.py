@@ -14,6 +14,8 @@ import textwrap
 
 import pytest
 
+from phoenix_fast.testing.waiting import scaled
+
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("locust") is None, reason="locust not installed"
 )
@@ -24,7 +26,7 @@ def run_child(code: str, url: str) -> dict[str, object]:
         [sys.executable, "-c", textwrap.dedent(code), url],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=scaled(60),
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]

@@ -11,6 +11,7 @@ import pytest
 
 from phoenix_fast._loop_thread import LoopThread
 from phoenix_fast.sync import Socket
+from phoenix_fast.testing.waiting import scaled
 
 
 def test_one_shared_loop_thread_per_process() -> None:
@@ -51,7 +52,7 @@ def test_a_timeout_cancels_the_work() -> None:
 
     with pytest.raises(TimeoutError, match=r"no result within 0\.05 s"):
         thread.run(forever, 0.05)
-    assert cancelled.wait(5)
+    assert cancelled.wait(scaled(5))
 
 
 def test_a_blocking_call_from_the_loop_thread_raises_instead_of_deadlocking() -> None:
@@ -84,9 +85,9 @@ def test_closing_a_stream_from_another_thread_ends_a_blocked_reader(phoenix_url:
         reader = threading.Thread(target=read_all)
         reader.start()
         channel.push("shout", {"n": 1})
-        assert got_one.wait(5)  # read, and blocked again waiting for the next one
+        assert got_one.wait(scaled(5))  # read, and blocked again waiting for the next one
         stream.close()
-        reader.join(10)
+        reader.join(scaled(10))
         assert not reader.is_alive()
         assert read == [{"n": 1}]
 

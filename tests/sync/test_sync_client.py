@@ -21,6 +21,7 @@ from phoenix_fast.errors import (
     StreamOverflow,
 )
 from phoenix_fast.sync import Socket, connect
+from phoenix_fast.testing.waiting import scaled
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def test_calls_from_many_threads_share_one_socket(socket: Socket) -> None:
     for t in threads:
         t.start()
     for t in threads:
-        t.join(30)
+        t.join(scaled(30))
     assert results == {n: list(range(50)) for n in range(8)}
 
 
@@ -127,7 +128,7 @@ def test_callbacks_run_in_the_loop_thread_and_cannot_block(socket: Socket) -> No
 
     ref = channel.on("shout", on_shout)
     channel.push("shout", {})
-    assert done.wait(5)
+    assert done.wait(scaled(5))
     assert seen[0] is True
     assert "in the loop thread" in seen[1]
     channel.off("shout", ref)
@@ -156,7 +157,7 @@ def test_import_phoenix_fast_does_not_import_the_sync_client() -> None:
         "import sys, phoenix_fast; assert 'phoenix_fast.sync' not in sys.modules; "
         "assert phoenix_fast.sync.connect; assert 'phoenix_fast.sync' in sys.modules"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=scaled(30))
 
 
 def test_a_script_that_never_closes_its_socket_exits_cleanly(phoenix_url: str) -> None:
@@ -169,7 +170,7 @@ def test_a_script_that_never_closes_its_socket_exits_cleanly(phoenix_url: str) -
         [sys.executable, "-W", "error", "-c", code, phoenix_url],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=scaled(30),
         check=False,
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "{'a': 1}\n", "")

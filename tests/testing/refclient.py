@@ -10,8 +10,9 @@ import orjson
 import pytest
 
 from phoenix_fast.testing import ReferenceServer
+from phoenix_fast.testing.waiting import scaled
 
-TIMEOUT = 5.0
+TIMEOUT = scaled(5.0)
 
 
 class Client:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from phoenix_fast.testing import FaultProxy, wait_for
+from phoenix_fast.testing.waiting import scaled
 
 
 class Target:
@@ -103,13 +104,13 @@ async def ended(reader: asyncio.StreamReader) -> bool:
     """True when the peer closed: an end of stream, or a reset (a socket closed with
     unread data in its receive buffer sends an RST instead of a FIN)."""
     try:
-        return await asyncio.wait_for(reader.read(), 5) == b""
+        return await asyncio.wait_for(reader.read(), scaled(5)) == b""
     except ConnectionResetError:
         return True
 
 
 async def read_exactly(reader: asyncio.StreamReader, size: int) -> bytes:
-    return await asyncio.wait_for(reader.readexactly(size), 5)
+    return await asyncio.wait_for(reader.readexactly(size), scaled(5))
 
 
 async def test_forwards_both_ways_and_counts_bytes(
@@ -134,13 +135,13 @@ async def test_cut_ends_the_stream_or_resets_it(
     reader, _ = await connect()
     await wait_for(lambda: proxy.live_links == 1)
     assert proxy.cut() == 1
-    assert await asyncio.wait_for(reader.read(10), 5) == b""
+    assert await asyncio.wait_for(reader.read(10), scaled(5)) == b""
     await wait_for(lambda: target.eofs == 1)
     reader, _ = await connect()  # new connections are still accepted
     await wait_for(lambda: proxy.live_links == 1)
     assert proxy.cut(reset=True) == 1
     with pytest.raises(ConnectionResetError):
-        await asyncio.wait_for(reader.read(10), 5)
+        await asyncio.wait_for(reader.read(10), scaled(5))
     assert proxy.live_links == 0
 
 
@@ -191,7 +192,7 @@ async def test_a_stall_to_the_server_holds_data_back_and_resume_delivers_it_in_o
     await wait_for(lambda: writer.transport.get_write_buffer_size() > 0)
     assert len(target.received) < len(payload)
     proxy.resume("to_server")
-    await asyncio.wait_for(writer.drain(), 30)
+    await asyncio.wait_for(writer.drain(), scaled(30))
     await wait_for(lambda: len(target.received) == len(payload), timeout=30)
     assert target.received == payload
 
@@ -236,7 +237,7 @@ async def test_truncate_next_forwards_a_prefix_then_closes(
     assert await read_exactly(reader, 5) == b"first"
     proxy.truncate_next("to_client", keep=3)
     writer.write(b"0123456789")
-    assert await asyncio.wait_for(reader.read(), 5) == b"012"  # then the end of the stream
+    assert await asyncio.wait_for(reader.read(), scaled(5)) == b"012"  # then the end of the stream
     await wait_for(lambda: proxy.live_links == 0 and target.eofs == 1)
     assert target.received == b"first0123456789"
 
@@ -258,7 +259,7 @@ async def test_truncate_next_to_the_server(
     reader, writer = await connect()
     proxy.truncate_next("to_server", keep=2)
     writer.write(b"abcdef")
-    assert await asyncio.wait_for(reader.read(), 5) == b""
+    assert await asyncio.wait_for(reader.read(), scaled(5)) == b""
     await wait_for(lambda: target.eofs == 1)
     assert target.received == b"ab"
 
@@ -271,10 +272,10 @@ async def test_refuse_new_resets_or_ends_new_connections_and_spares_live_ones(
     proxy.refuse_new()
     reader, _ = await connect()
     with pytest.raises(ConnectionResetError):
-        await asyncio.wait_for(reader.read(10), 5)
+        await asyncio.wait_for(reader.read(10), scaled(5))
     proxy.refuse_new(reset=False)
     reader, _ = await connect()
-    assert await asyncio.wait_for(reader.read(10), 5) == b""
+    assert await asyncio.wait_for(reader.read(10), scaled(5)) == b""
     assert proxy.refused == 2 and proxy.accepted == 3 and len(target.writers) == 1
     live_writer.write(b"still")
     assert await read_exactly(live_reader, 5) == b"still"
@@ -291,11 +292,11 @@ async def test_a_target_that_goes_away_and_comes_back() -> None:
         reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
         await wait_for(lambda: proxy.live_links == 1)
         await target.stop()  # the server restarts: the link ends
-        assert await asyncio.wait_for(reader.read(10), 5) == b""
+        assert await asyncio.wait_for(reader.read(10), scaled(5)) == b""
         writer.close()
         reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
         with pytest.raises(ConnectionResetError):  # nothing listens: as a refused connect
-            await asyncio.wait_for(reader.read(10), 5)
+            await asyncio.wait_for(reader.read(10), scaled(5))
         writer.close()
         assert proxy.refused == 1
         await target.start(port)

@@ -13,6 +13,7 @@ import pytest
 from refclient import reply
 
 from phoenix_fast.testing import ReferenceServer
+from phoenix_fast.testing.waiting import scaled
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
 
@@ -86,7 +87,7 @@ async def test_poll_returns_as_soon_as_frames_arrive() -> None:
         assert not poll.done()
         ping = '["1","2","echo:a","ping",{}]'
         await _call(http, "POST", server.longpoll_url, data=ping, headers=headers)
-        _, body = await asyncio.wait_for(poll, 2.0)
+        _, body = await asyncio.wait_for(poll, scaled(2.0))
         assert body["status"] == 200 and len(body["messages"]) == 1
 
 

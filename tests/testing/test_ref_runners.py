@@ -15,6 +15,7 @@ from refclient import reply
 
 from phoenix_fast import cli
 from phoenix_fast.testing import ServerProcess, ServerThread
+from phoenix_fast.testing.waiting import scaled
 
 HEARTBEAT = '[null,"1","phoenix","heartbeat",{}]'
 
@@ -86,7 +87,7 @@ def test_cli_serve_prints_url_and_stops_on_sigterm() -> None:
         line = proc.stdout.readline().strip()
         assert line.startswith("ws://127.0.0.1:") and line.endswith("/socket")
         proc.terminate()
-        assert proc.wait(10) == 0
+        assert proc.wait(scaled(10)) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
