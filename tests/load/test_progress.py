@@ -55,3 +55,12 @@ def test_workers_show_the_worst_latency_and_the_sum_of_counts() -> None:
 
     total = _sum([{"pushes_sent": 5, "push_p99_us": 900}, {"pushes_sent": 7, "push_p99_us": 400}])
     assert total == {"pushes_sent": 12, "push_p99_us": 900}
+
+
+def test_a_saturated_generator_is_flagged_live() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120)
+    with Progress(console, planned_sockets=3, planned_channels=30) as progress:
+        progress.update({**SNAPSHOT, "generator_saturated": 1, "generator_cpu_pct": 97})
+    text = out.getvalue()
+    assert "saturated" in text and "CPU 97%" in text and "try --procs" in text

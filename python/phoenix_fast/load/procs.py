@@ -215,7 +215,7 @@ def _sum(snapshots: Any) -> dict[str, int]:
     total: dict[str, int] = {}
     for snap in snapshots:
         for key, value in snap.items():
-            if key.endswith("_us"):  # latencies of the last interval: the worst process's
+            if key.endswith("_us") or key.startswith("generator_"):  # the worst process's
                 total[key] = max(total.get(key, 0), value)
             else:
                 total[key] = total.get(key, 0) + value

@@ -102,6 +102,12 @@ class Progress:
         if "push_p50_us" in snap:
             p50, p99 = snap["push_p50_us"] / 1000, snap.get("push_p99_us", 0) / 1000
             table.add_row("push p50", f"{p50:,.2f} ms", f"p99 {p99:,.2f} ms (last interval)")
+        if snap.get("generator_saturated"):
+            table.add_row(
+                "[bold red]saturated[/]",
+                f"CPU {snap.get('generator_cpu_pct', 0)}%",
+                "this client is the limit (see the summary); try --procs",
+            )
         drops, reconnects = snap.get("socket_drops", 0), snap.get("socket_reconnects", 0)
         table.add_row(
             "errors", f"{snap.get('errors', 0):,}", f"drops {drops:,}, reconnects {reconnects:,}"

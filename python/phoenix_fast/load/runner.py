@@ -530,6 +530,8 @@ class Runner:
         stats.intervals.append(row)
         self._interval_counts = counts
         self._live = _push_figures(row["latency_ms"])
+        self._live["generator_cpu_pct"] = int(row["cpu_pct"])
+        self._live["generator_saturated"] = int(bool(row["saturated"]))
         self._open_interval()
         if self._on_interval is not None:
             self._on_interval(row)
