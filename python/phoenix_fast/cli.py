@@ -92,6 +92,12 @@ def add_serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     parser.add_argument(
         "--close-timeout", type=float, default=5.0, help="wait for the client's close frame, s"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port (SO_REUSEPORT); above 1, fan-out is refused (1)",
+    )
     parser.add_argument("--no-uvloop", action="store_true", help="do not use uvloop")
     parser.add_argument("--log-level", default="WARNING", help="logging level (WARNING)")
     parser.set_defaults(func=run_serve)
@@ -143,6 +149,10 @@ async def _serve(args: argparse.Namespace) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     """Handler of ``serve``."""
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
+    if args.workers > 1:
+        from phoenix_fast.testing.workers import run_workers
+
+        return run_workers(args)
     if not args.no_uvloop:
         try:
             import uvloop

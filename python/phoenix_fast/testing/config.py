@@ -29,6 +29,9 @@ class ServerConfig:
             the socket with 1009.
         close_timeout: Seconds to wait for the client's close frame after the
             server closes a WebSocket.
+        workers: How many processes share the port (``serve --workers``; above 1 the
+            port is bound with SO_REUSEPORT and fan-out is refused, see
+            :mod:`phoenix_fast.testing.workers`).
     """
 
     host: str = "127.0.0.1"
@@ -39,6 +42,7 @@ class ServerConfig:
     longpoll_session_timeout: float | None = None
     max_frame_size: int = 0
     close_timeout: float = 5.0
+    workers: int = 1
 
     @property
     def session_timeout(self) -> float:

@@ -115,7 +115,12 @@ class ReferenceServer:
         if self._running is not None:
             return
         config = self.config.replace(port=self._port)
-        ctx = ServerContext(config, route, self._connect_log)
+        if config.workers > 1:  # one of several processes on the port: no fan-out
+            from .workers import shared_port_route
+
+            ctx = ServerContext(config, shared_port_route, self._connect_log)
+        else:
+            ctx = ServerContext(config, route, self._connect_log)
         app = web.Application(client_max_size=MAX_BODY)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         running = _Running(ctx, runner)
@@ -127,7 +132,10 @@ class ReferenceServer:
         try:
             # a deep accept queue: load tests open hundreds of sockets at once, and a full
             # queue drops SYNs that the kernel only retries a second later
-            site = web.TCPSite(runner, config.host, config.port, backlog=4096)
+            reuse_port = True if config.workers > 1 else None
+            site = web.TCPSite(
+                runner, config.host, config.port, backlog=4096, reuse_port=reuse_port
+            )
             await site.start()
         except BaseException:
             await runner.cleanup()

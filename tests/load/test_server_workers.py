@@ -1,0 +1,83 @@
+"""``phoenix-fast serve --workers N``: processes sharing one port, and fan-out refused with
+a reason rather than under-counted (spoken to over raw WebSocket frames, protocol 2.0.0)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from phoenix_fast.testing.workers import REFUSAL
+
+
+@pytest.fixture
+async def workers_url() -> AsyncIterator[str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "phoenix_fast.cli", "serve", "--port", "0", "--workers", "2",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
+        assert line.startswith("ws://"), line
+        yield line
+    finally:
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), 15) == 0
+    # every worker ended with the parent
+    ps = await asyncio.create_subprocess_exec(
+        "pgrep", "-f", f"phoenix_fast.testing.workers .*--port {line.rsplit(':', 1)[1][:-7]}",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await ps.communicate()
+    assert out == b""
+
+
+class Conn:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.ref = 0
+        self.joins: dict[str, str] = {}
+
+    async def call(self, topic: str, event: str, payload: Any) -> dict[str, Any]:
+        """Sends a message and returns the payload of its reply."""
+        self.ref += 1
+        ref = str(self.ref)
+        if event == "phx_join":
+            self.joins[topic] = ref
+        join_ref = self.joins.get(topic)
+        await self.ws.send_str(json.dumps([join_ref, ref, topic, event, payload]))
+        while True:
+            _join_ref, got_ref, _topic, got_event, body = json.loads(await self.ws.receive_str())
+            if got_event == "phx_reply" and got_ref == ref:
+                reply: dict[str, Any] = body
+                return reply
+
+
+async def test_sockets_spread_over_workers_and_fanout_is_refused(workers_url: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        sockets = [await http.ws_connect(f"{workers_url}/websocket?vsn=2.0.0") for _ in range(16)]
+        conns = [Conn(ws) for ws in sockets]
+        infos = await asyncio.gather(*(c.call("worker:info", "phx_join", {}) for c in conns))
+        assert {info["status"] for info in infos} == {"ok"}
+        assert {info["response"]["workers"] for info in infos} == {2}
+        # the kernel hashes each connection to a worker: 16 all on one has odds 2**-15
+        assert len({info["response"]["pid"] for info in infos}) == 2
+        conn = conns[0]
+        assert (await conn.call("echo:w", "phx_join", {}))["status"] == "ok"
+        ping = await conn.call("echo:w", "ping", {"n": 1})
+        assert ping == {"status": "ok", "response": {"n": 1}}
+        shout = await conn.call("echo:w", "shout", {"x": 1})
+        assert shout == {"status": "error", "response": {"reason": REFUSAL}}
+        presence = await conn.call("presence:w", "phx_join", {"user_id": "u1"})
+        assert presence == {"status": "error", "response": {"reason": REFUSAL}}
+        fanout = await conn.call("load:w", "phx_join", {})
+        assert fanout["status"] == "error" and "--workers" in fanout["response"]["reason"]
+        for ws in sockets:
+            await ws.close()
