@@ -164,50 +164,48 @@ def breaking(rule: str, found: list[Import]) -> str:
 # -- the rules ------------------------------------------------------------------------------------
 
 
+def in_any(module: str, packages: tuple[str, ...], modules: frozenset[str] = frozenset()) -> bool:
+    """Whether ``module`` is one of ``modules`` or lies in one of ``packages``."""
+    return module in modules or any(within(module, package) for package in packages)
+
+
+def io_module(module: str) -> bool:
+    """A module that does I/O, runs an event loop or a thread, or reads a clock."""
+    return (
+        module in PROTOCOL_FORBIDDEN_STDLIB
+        or top(module) in PROTOCOL_FORBIDDEN_STDLIB
+        or top(module) in PROTOCOL_FORBIDDEN_THIRD_PARTY
+    )
+
+
 def protocol_breaks(imports: list[Import]) -> list[Import]:
     """The protocol package does no I/O and knows no layer above it."""
+    above = (TRANSPORTS, TESTING, LOAD)
     return [
         imp
         for imp in imports
         if within(imp.module, PROTOCOL)
-        and (
-            imp.target in PROTOCOL_FORBIDDEN_STDLIB
-            or top(imp.target) in PROTOCOL_FORBIDDEN_STDLIB
-            or top(imp.target) in PROTOCOL_FORBIDDEN_THIRD_PARTY
-            or imp.target in FACADE
-            or within(imp.target, TRANSPORTS)
-            or within(imp.target, TESTING)
-            or within(imp.target, LOAD)
-            or imp.target in ENTRY_POINTS
-        )
+        and (io_module(imp.target) or in_any(imp.target, above, FACADE | ENTRY_POINTS))
     ]
 
 
 def transport_breaks(imports: list[Import]) -> list[Import]:
     """A transport knows no Socket, channel or protocol machine."""
+    above = (PROTOCOL, TESTING, LOAD)
     return [
         imp
         for imp in imports
-        if within(imp.module, TRANSPORTS)
-        and (
-            imp.target in FACADE
-            or within(imp.target, PROTOCOL)
-            or within(imp.target, TESTING)
-            or within(imp.target, LOAD)
-            or imp.target in ENTRY_POINTS
-        )
+        if within(imp.module, TRANSPORTS) and in_any(imp.target, above, FACADE | ENTRY_POINTS)
     ]
 
 
 def client_breaks(imports: list[Import]) -> list[Import]:
     """The client imports neither the test server nor the load tool."""
+    tools = (TESTING, LOAD)
     return [
         imp
         for imp in imports
-        if not within(imp.module, TESTING)
-        and not within(imp.module, LOAD)
-        and imp.module not in ENTRY_POINTS
-        and (within(imp.target, TESTING) or within(imp.target, LOAD) or imp.target in ENTRY_POINTS)
+        if not in_any(imp.module, tools, ENTRY_POINTS) and in_any(imp.target, tools, ENTRY_POINTS)
     ]
 
 
@@ -216,7 +214,7 @@ def server_breaks(imports: list[Import]) -> list[Import]:
     return [
         imp
         for imp in imports
-        if within(imp.module, TESTING) and (within(imp.target, LOAD) or imp.target in ENTRY_POINTS)
+        if within(imp.module, TESTING) and in_any(imp.target, (LOAD,), ENTRY_POINTS)
     ]
 
 
