@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import platform
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -254,6 +255,7 @@ def test_the_page_shows_the_run_thresholds_and_no_secret() -> None:
     assert "ws://127.0.0.1:4000/socket?***" in text
     assert ">FAIL<" in text and ">pass<" in text and "1 of 2 failed" in text
     assert "2027-01-15 08:00:00 UTC" in text  # the start time of T0
+    assert f"python {platform.python_version()}" in text  # the versions the run ran with
     assert "Generator saturated" in text
     assert "push ping timeout" in text  # errors by kind
     assert "http://" not in text.replace("http://www.w3.org", "")  # nothing to fetch

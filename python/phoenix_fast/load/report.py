@@ -68,8 +68,10 @@ def to_report(
     *,
     stopped_by: str = "",
     notes: Sequence[str] = (),
+    versions: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The JSON-ready report of ``stats`` (with the scenario that produced it)."""
+    """The JSON-ready report of ``stats`` (with the scenario that produced it, and the
+    ``versions`` it ran with: this process's unless given)."""
     stats.fold()
     elapsed = stats.elapsed
     counters = stats.counters
@@ -89,6 +91,7 @@ def to_report(
         "stopped_by": stopped_by,
         "notes": list(notes),
         "processes": stats.processes,
+        "versions": dict(versions or run_versions()),
         "started_at": stats.started_at,
         "ended_at": stats.ended_at,
         "elapsed_s": round(elapsed, 6),
@@ -115,6 +118,19 @@ def to_report(
         "intervals": intervals,
         "latency_ms": {name: latency_summary(h) for name, h in sorted(stats.histograms.items())},
         "histograms": {name: encode_histogram(h) for name, h in sorted(stats.histograms.items())},
+    }
+
+
+def run_versions() -> dict[str, str]:
+    """The versions a run ran with: phoenix_fast, Python and the platform."""
+    import platform
+
+    from phoenix_fast import __version__
+
+    return {
+        "phoenix_fast": __version__,
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
     }
 
 
@@ -212,7 +228,12 @@ def merge_reports(
             "(rates divide by the time some run was going)"
         )
     stopped = sorted({str(r.get("stopped_by", "")) for r in items} - {""})
-    return to_report(stats, scenario, stopped_by=",".join(stopped), notes=notes)
+    versions = [dict(r.get("versions") or {}) for r in items]
+    if any(v != versions[0] for v in versions[1:]):
+        notes.append("the merged runs ran different versions; the first one's are shown")
+    return to_report(
+        stats, scenario, stopped_by=",".join(stopped), notes=notes, versions=versions[0] or None
+    )
 
 
 def _reasons(intervals: Sequence[Mapping[str, Any]]) -> list[str]:
