@@ -3,7 +3,9 @@
 It owns what belongs to that connection only (the joins it carried, its pings, whether we
 closed it), and forwards the transport's reports to the socket only while it is the socket's
 current connection: a replaced connection may still report while it closes, but nothing it
-says concerns the socket any more.
+says concerns the socket any more. When to open, close and reconnect is not decided here
+but in the socket's connection machine (``phoenix_fast.protocol.connection``), which knows
+this connection by its ``generation``.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from phoenix_fast.errors import ConnectError
 from phoenix_fast.transports.base import Transport
 
 if TYPE_CHECKING:
-    from phoenix_fast._lifecycle import Lifecycle
     from phoenix_fast.channel import Channel
+    from phoenix_fast.socket import Socket
 
 __all__ = ["Connection"]
 
@@ -36,11 +38,10 @@ class Connection:
         "_closed_callbacks",
         "_task",
         "channels_errored",
-        "close_handled",
         "closed",
         "closing",
-        "ended",
         "error",
+        "generation",
         "lost",
         "pings",
         "socket",
@@ -48,15 +49,15 @@ class Connection:
         "was_open",
     )
 
-    def __init__(self, socket: Lifecycle) -> None:
+    def __init__(self, socket: Socket, generation: int) -> None:
         self.socket = socket
+        #: The connection machine's attempt this connection carries.
+        self.generation = generation
         self.transport: Transport | None = None
         #: ref -> (start time, outcome) of the pings sent over this connection.
         self.pings: dict[str, tuple[float, Outcome[float | None]]] = {}
         self.closing = False  # we closed it (as opposed to the server or the network)
-        self.ended = False  # the socket is done with it (disconnect): connect() makes a new one
-        self.channels_errored = False
-        self.close_handled = False
+        self.channels_errored = False  # its channels were errored once it stopped being open
         self.closed = False
         self.lost = False  # its pings and in-flight pushes were failed
         self.was_open = False
@@ -206,8 +207,7 @@ class Connection:
             return
         self.closed = True
         # the socket hears of the close before a teardown waiting for it lets go of us
-        if self.is_current() and not self.close_handled:
-            self.close_handled = True
+        if self.is_current():
             self.socket._on_conn_close(self, CloseEvent(code, reason, was_clean))
         callbacks, self._closed_callbacks = self._closed_callbacks, []
         for callback in callbacks:

@@ -28,3 +28,5 @@ DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 DEFAULT_MAX_BUFFER = 8 * 1024 * 1024
 #: Events a channel handles itself (replies, close, error) before its bindings see them.
 CHANNEL_INTERNAL_EVENTS = frozenset((EVENT_REPLY, EVENT_CLOSE, EVENT_ERROR))
+#: Seconds a LongPoll poll or POST may take (the JS client's ``longpollerTimeout``).
+DEFAULT_LONGPOLLER_TIMEOUT = 20.0

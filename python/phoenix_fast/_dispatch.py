@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from phoenix_fast import _native
 from phoenix_fast._constants import CHANNEL_INTERNAL_EVENTS, EVENT_JOIN, EVENT_LEAVE
 from phoenix_fast._logging import SocketLog
+from phoenix_fast._observe import Observer
 from phoenix_fast._states import ChannelState, SocketState
 from phoenix_fast.errors import BufferFull, InvalidState
 from phoenix_fast.message import Message
@@ -24,6 +25,7 @@ from phoenix_fast.message import Message
 if TYPE_CHECKING:
     from phoenix_fast._connection import Connection
     from phoenix_fast.channel import Channel, _Binding
+    from phoenix_fast.protocol.connection import ConnectionMachine
     from phoenix_fast.push import Push
     from phoenix_fast.transports.base import Transport
 
@@ -37,12 +39,29 @@ _CONTROL = frozenset((EVENT_JOIN, EVENT_LEAVE))
 
 
 class Dispatcher:
-    """Base of ``Socket`` holding the hot paths (see the module docstring)."""
+    """Base of ``Socket`` holding the hot paths (see the module docstring).
 
-    _pending_heartbeat_ref: str | None
+    Args:
+        log: the socket's log.
+        machine: the socket's connection machine: the receive loop recognises its heartbeat
+            replies, and the one loop timer also serves its deadlines.
+        on_deadline: called with the time when the machine's deadline has come (its
+            ``tick``), from the loop timer.
+        observer: see ``phoenix_fast._observe``.
+    """
 
-    def __init__(self, log: SocketLog) -> None:
+    def __init__(
+        self,
+        log: SocketLog,
+        machine: ConnectionMachine,
+        on_deadline: Callable[[float], None],
+        observer: Observer | None = None,
+    ) -> None:
         self._log = log
+        #: Called on connects, closes, joins, rejoins and push outcomes (None: nothing is).
+        self.observer = observer
+        self._machine = machine
+        self._on_deadline = on_deadline
         self._conn: Connection | None = None
         #: topic -> channels on it (lists are replaced, never mutated: copy on write)
         self._topics: dict[str, list[Channel]] = {}
@@ -53,6 +72,8 @@ class Dispatcher:
             "message": [],
         }
         self._pending = _native.Pending(0.001)
+        #: The one loop timer, armed at the earliest deadline of the pending pushes and of
+        #: the connection machine.
         self._wheel: asyncio.TimerHandle | None = None
         self._wheel_at: float | None = None
         #: (message, channel, push) waiting for the connection to open
@@ -63,14 +84,13 @@ class Dispatcher:
         self._owner_thread: int | None = None
         #: the transport whose reading is paused until the next loop iteration, if any
         self._yielded: Transport | None = None
-
-    # -- hooks the Socket provides ---------------------------------------------------------
+        #: Messages received, counted per read (``stats()``).
+        self._messages_in = 0
 
     def is_connected(self) -> bool:
-        raise NotImplementedError
-
-    def _on_heartbeat_reply(self) -> None:
-        raise NotImplementedError
+        """Whether the connection is open."""
+        conn = self._conn
+        return conn is not None and conn.is_open()
 
     # -- the loop and its clock --------------------------------------------------------------
 
@@ -162,6 +182,14 @@ class Dispatcher:
         self._wheel_at = deadline
         self._wheel = self._loop().call_at(deadline, self._on_wheel)
 
+    def _rearm(self) -> None:
+        """Arms the timer for the connection machine's deadline if it comes first (after
+        every machine input; a deadline that moved later only makes the timer fire early
+        once, for nothing)."""
+        deadline = self._machine.next_deadline()
+        if deadline is not None and (self._wheel_at is None or deadline < self._wheel_at):
+            self._arm(deadline)
+
     def _on_wheel(self) -> None:
         # asyncio may run a timer up to its clock resolution early: it fired, so it is time
         now = max(self._loop().time(), self._wheel_at or 0.0)
@@ -169,11 +197,42 @@ class Dispatcher:
         for push in self._pending.expire(now):
             try:
                 push._resolve("timeout", {})
+                if self.observer is not None:
+                    self._observe_push(push, "timeout")
             except Exception as exc:  # noqa: PERF203 - one failure must not stop the others
                 self._log.error("push", "a timeout failed", exc)
+        machine = self._machine
+        due = machine.next_deadline()
+        if due is not None and due <= now:
+            self._on_deadline(now)
+            due = machine.next_deadline()
         deadline = self._pending.next_deadline()
-        if deadline is not None:
+        if due is not None and (deadline is None or due < deadline):
+            deadline = due
+        if deadline is not None and (self._wheel_at is None or deadline < self._wheel_at):
             self._arm(deadline)
+
+    def _observe(self, event: str, data: dict[str, Any]) -> None:
+        """Tells the observer (the callers test ``self.observer`` first: no dict otherwise)."""
+        observer = self.observer
+        if observer is None:
+            return
+        try:
+            observer(event, data)
+        except Exception as exc:
+            self._log.error("callback", f"the observer raised {exc!r}", exc)
+
+    def _observe_push(self, push: Any, status: str) -> None:
+        sent_at = push._deadline - push.timeout
+        self._observe(
+            "push",
+            {
+                "topic": push.channel.topic,
+                "event": push.event,
+                "status": status,
+                "seconds": max(0.0, self._now() - sent_at),
+            },
+        )
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -298,7 +357,9 @@ class Dispatcher:
             return
         topics = self._topics
         log = self._log
+        machine = self._machine
         message_callbacks = self._callbacks["message"]
+        self._messages_in += len(items)
         for message in items:
             # messages behind a close (ours, or a replacement) are dropped, as browsers do
             if transport.ready_state is not _OPEN or conn is not self._conn:
@@ -309,7 +370,7 @@ class Dispatcher:
                 self._bad_message(message)
                 continue
             join_ref, ref, topic, event, payload = message
-            if ref is not None and (ref == self._pending_heartbeat_ref or conn.pings):
+            if ref is not None and (ref == machine.heartbeat_ref or conn.pings):
                 self._on_ref(conn, ref)
             if log.enabled:
                 log("receive", f"{topic} {event} ({join_ref}, {ref})")
@@ -360,8 +421,8 @@ class Dispatcher:
 
     def _on_ref(self, conn: Connection, ref: str) -> None:
         """A message with a ref: a heartbeat reply, or the answer to a ``ping()``."""
-        if ref == self._pending_heartbeat_ref:
-            self._on_heartbeat_reply()
+        if self._machine.heartbeat_answered(ref, self._now()):
+            self._rearm()
         if conn.pings:
             ping = conn.pings.pop(ref, None)
             if ping is not None:

@@ -22,19 +22,20 @@ the endpoint in :data:`fallback_memory` for the life of the process (the JS clie
     fallback_memory.load(json.loads(path.read_text()))
     fallback_memory.on_change = lambda choices: path.write_text(json.dumps(choices))
 
-:class:`FallbackPolicy` is the decision logic alone (no clock, no I/O); :class:`Fallback`
-runs it for one socket.
+:class:`~phoenix_fast.protocol.fallback.FallbackPolicy` is the decision logic alone (no
+clock, no I/O); the socket's connection machine (``phoenix_fast.protocol.connection``) runs
+it, with its deadline among the machine's. This module keeps what is not a decision: the
+memory of choices per endpoint, and knowing the LongPoll factory.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from phoenix_fast.errors import ConnectionClosed
+from phoenix_fast._constants import DEFAULT_LONGPOLLER_TIMEOUT
+from phoenix_fast._redact import redact_url
 from phoenix_fast.protocol.fallback import (
     LONGPOLL,
     MAX_SHORT_LIVED,
@@ -44,15 +45,14 @@ from phoenix_fast.protocol.fallback import (
 )
 
 if TYPE_CHECKING:
-    from phoenix_fast._lifecycle import Lifecycle
-    from phoenix_fast._types import CloseEvent
+    from phoenix_fast.socket import Socket
     from phoenix_fast.transports.base import TransportFactory
 
 __all__ = [
     "DEFAULT_LONGPOLLER_TIMEOUT",
+    "LONGPOLL",
     "MAX_SHORT_LIVED",
     "Action",
-    "Fallback",
     "FallbackMemory",
     "FallbackPolicy",
     "fallback_memory",
@@ -62,10 +62,6 @@ __all__ = [
     "replace_transport",
     "resolve_transport",
 ]
-
-#: Seconds a LongPoll poll or POST may take (the JS client's ``longpollerTimeout``).
-DEFAULT_LONGPOLLER_TIMEOUT = 20.0
-_LONGPOLL_MODULE = "phoenix_fast.transports.longpoll"
 
 
 class FallbackMemory:
@@ -112,6 +108,12 @@ class FallbackMemory:
         with self._lock:
             return dict(self._choices)
 
+    def __repr__(self) -> str:
+        choices = self.snapshot()
+        shown = ", ".join(f"{redact_url(k)}: {v}" for k, v in sorted(choices.items()))
+        hook = "" if self.on_change is None else " (persisted by on_change)"
+        return f"<FallbackMemory {len(choices)} endpoints{{{shown}}}{hook}>"
+
     def _changed(self) -> None:
         hook = self.on_change
         if hook is not None:
@@ -122,179 +124,16 @@ class FallbackMemory:
 fallback_memory = FallbackMemory()
 
 
-class Fallback:
-    """Runs a :class:`FallbackPolicy` for one socket.
-
-    The socket calls :meth:`before_connect` before every connection attempt, and
-    :meth:`holds_open` to know whether a failed attempt is still waiting for the fallback; the
-    rest comes from the socket's ``on_open``/``on_error``/``on_close`` callbacks.
-
-    Args:
-        socket: the socket.
-        threshold: seconds the WebSocket has to work (``long_poll_fallback``).
-        longpoll: the LongPoll transport factory to switch to.
-        memory: where choices are remembered (:data:`fallback_memory` by default).
-    """
-
-    def __init__(
-        self,
-        socket: Lifecycle,
-        threshold: float,
-        longpoll: TransportFactory,
-        memory: FallbackMemory | None = None,
-    ) -> None:
-        self.policy = FallbackPolicy(threshold)
-        self._socket = socket
-        self._longpoll = longpoll
-        self._memory = fallback_memory if memory is None else memory
-        self._timer: asyncio.TimerHandle | None = None
-        self._ping: asyncio.Task[Any] | None = None
-        self._opened_at: float | None = None
-        socket.on_open(self._on_open)  # type: ignore[attr-defined]
-        socket.on_error(self._on_error)  # type: ignore[attr-defined]
-        socket.on_close(self._on_close)  # type: ignore[attr-defined]
-
-    @property
-    def fell_back(self) -> bool:
-        """Whether the socket switched to LongPoll."""
-        return self.policy.fell_back
-
-    def before_connect(self) -> None:
-        """A connection attempt is about to start (on the current transport factory)."""
-        if self.policy.fell_back:
-            return
-        remembered = self._memory.get(self._socket.endpoint) == LONGPOLL
-        action = self.policy.connect(remembered)
-        if action is Action.FALL_BACK:
-            self._log("falling back to LongPoll (memorized)")
-            self._cancel()
-            self._socket._transport_factory = self._longpoll
-        else:
-            self._run(action)
-
-    def holds_open(self) -> bool:
-        """Whether a failed WebSocket attempt should not fail ``connect()``: the fallback may
-        still make it (the deadline runs and the socket was not disconnected)."""
-        return (
-            not self.policy.fell_back
-            and self._timer is not None
-            and not self._socket._close_was_clean
-        )
-
-    # -- the socket's callbacks -------------------------------------------------------------
-
-    def _on_open(self) -> None:
-        if self.policy.fell_back:
-            if self._socket._transport_factory is self._longpoll:
-                self._run(self.policy.fallback_opened())
-            return
-        self._opened_at = self._socket._now()
-        self._run(self.policy.opened())
-
-    def _on_error(self, error: BaseException) -> None:
-        if not self._active():
-            return
-        self._run(self.policy.error(error, was_open=self._opened_at is not None))
-
-    def _on_close(self, _event: CloseEvent) -> None:
-        if self.policy.fell_back:
-            return
-        opened_at, self._opened_at = self._opened_at, None
-        uptime = None if opened_at is None else self._socket._now() - opened_at
-        self._run(self.policy.closed(uptime, by_user=self._socket._close_was_clean))
-
-    def _active(self) -> bool:
-        return not self.policy.fell_back and not self._socket._close_was_clean
-
-    def _log(self, message: str) -> None:
-        log = self._socket._log
-        if log.enabled:
-            log("transport", message)
-
-    # -- actions ------------------------------------------------------------------------
-
-    def _run(self, action: Action) -> None:
-        if action is Action.ARM:
-            if self._timer is None:
-                self._arm()
-        elif action is Action.RESTART:
-            self._arm()
-            self._start_ping()
-        elif action is Action.CANCEL:
-            self._cancel()
-        elif action is Action.FALL_BACK:
-            self._switch()
-        elif action is Action.REMEMBER:
-            self._memory.remember(self._socket.endpoint, LONGPOLL)
-            self._log("established LongPoll fallback")
-
-    def _arm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self._socket._loop().call_later(self.policy.threshold, self._on_deadline)
-
-    def _cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._ping is not None:
-            self._ping.cancel()
-            self._ping = None
-
-    def _on_deadline(self) -> None:
-        self._timer = None
-        if self._active():
-            self._run(self.policy.deadline())
-
-    def _start_ping(self) -> None:
-        if self._ping is not None:
-            self._ping.cancel()
-        ping = self._ping = asyncio.ensure_future(self._socket.ping())  # type: ignore[attr-defined]
-        ping.add_done_callback(self._on_ping)
-
-    def _on_ping(self, task: asyncio.Task[Any]) -> None:
-        if task is self._ping:
-            self._ping = None
-        if task.cancelled() or task.exception() is not None or task.result() is None:
-            return  # the connection closed first: its close tells what happened
-        if self._opened_at is not None and self._active():
-            self._log(f"WebSocket healthy (ping {task.result():.3f} s)")
-            self._run(self.policy.ping_answered())
-
-    def _switch(self) -> None:
-        self._log(f"falling back to LongPoll ({self.policy.reason})")
-        self._cancel()
-        self._opened_at = None
-        replace_transport(self._socket, self._longpoll)
-        self._socket._transport_connect()
-
-
-def replace_transport(socket: Lifecycle, factory: TransportFactory) -> None:
+def replace_transport(socket: Socket, factory: TransportFactory) -> None:
     """Drops the socket's connection and makes ``factory`` its transport (JS
     ``replaceTransport``); the caller connects again."""
-    socket._connect_clock += 1
-    socket._close_was_clean = True
-    socket._reconnect_timer.reset()
-    socket._transport_factory = factory
-    conn = socket._conn
-    if conn is None:
-        return
-    was_open = conn.is_open()
-    socket._conn = None
-    conn.ended = True
-    conn.close()
-    socket._clear_heartbeats()
-    socket._connection_lost(conn, ConnectionClosed("the transport was replaced"))
-    if was_open:
-        socket._trigger_chan_error("connection_closed", conn)
+    socket._replace_transport(factory)
 
 
 def is_longpoll(factory: object) -> bool:
-    """Whether ``factory`` makes LongPoll transports (without importing aiohttp for nothing)."""
-    module = sys.modules.get(_LONGPOLL_MODULE)
-    if module is None:
-        return False  # LongPoll was never imported, so this cannot be it
-    return factory is module.LongPoll or isinstance(factory, module.LongPollFactory)
+    """Whether ``factory`` makes LongPoll transports: it says so by its ``transport_name``
+    (without importing aiohttp for nothing)."""
+    return getattr(factory, "transport_name", None) == LONGPOLL
 
 
 def longpoll_factory(timeout: float) -> TransportFactory:
@@ -309,7 +148,6 @@ def resolve_transport(
 ) -> TransportFactory | None:
     """``transport``, with the socket's ``longpoller_timeout`` when it is the bare ``LongPoll``
     class (a configured factory keeps its own)."""
-    module = sys.modules.get(_LONGPOLL_MODULE)
-    if module is not None and transport is module.LongPoll:
+    if isinstance(transport, type) and is_longpoll(transport):
         return longpoll_factory(longpoller_timeout)
     return transport

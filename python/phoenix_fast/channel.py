@@ -26,6 +26,8 @@ from phoenix_fast.errors import (
     JoinError,
 )
 from phoenix_fast.message import Message
+from phoenix_fast.protocol import channel as machine
+from phoenix_fast.protocol.channel import ChannelStep, Do
 from phoenix_fast.push import Push
 from phoenix_fast.timer import Timer
 
@@ -38,7 +40,7 @@ __all__ = ["Channel"]
 MessageHook = Callable[[str, Payload, "str | None"], Payload]
 _INTERNAL = CHANNEL_INTERNAL_EVENTS
 _JOINED, _JOINING, _LEAVING = ChannelState.JOINED, ChannelState.JOINING, ChannelState.LEAVING
-_CLOSED, _ERRORED = ChannelState.CLOSED, ChannelState.ERRORED
+_CLOSED = ChannelState.CLOSED
 
 
 class _Binding:
@@ -149,7 +151,7 @@ class Channel:
             self.timeout = timeout
         self.retry_refused = retry_refused
         self._joined_once = True
-        self._rejoin()
+        self._apply(machine.rejoin(self._state))
         return self._join_push
 
     def leave(self, timeout: float | None = None) -> Push:
@@ -161,12 +163,8 @@ class Channel:
             The leave push (awaitable).
         """
         self.socket._check_thread()
-        self._reset_rejoin_timer()
-        self._join_push._cancel_timeout()
-        self._state = _LEAVING
-        leave_push = Push(self, EVENT_LEAVE, {}, self.timeout if timeout is None else timeout)
-        leave_push.receive("ok", self._on_left).receive("timeout", self._on_left)
-        leave_push.send()
+        leave_push = self._apply(machine.leave(self._state), leave_timeout=timeout)
+        assert leave_push is not None
         if not self.can_push():
             leave_push._trigger("ok", {})
         return leave_push
@@ -330,7 +328,10 @@ class Channel:
                 push = pending.resolve(ref)
                 if push is not None:
                     if push.channel is self:
-                        push._resolve(str(payload.get("status")), payload.get("response"))
+                        status = str(payload.get("status"))
+                        push._resolve(status, payload.get("response"))
+                        if self.socket.observer is not None:
+                            self.socket._observe_push(push, status)
                     else:  # a reply to another channel's push: not ours to take
                         pending.add(ref, push, push._deadline)
         elif event == EVENT_CLOSE:
@@ -339,42 +340,92 @@ class Channel:
             self._on_errored(payload)
 
     # -- internal: state machine -------------------------------------------------------
+    # The decisions are the channel machine's (phoenix_fast.protocol.channel); these methods
+    # feed it what happened and carry out its actions.
 
-    def _rejoin(self, timeout: float | None = None) -> None:
-        if self._state is _LEAVING:
-            return
-        self.socket._leave_open_topic(self.topic, self)
-        self._state = _JOINING
-        self._join_push.resend(self.timeout if timeout is None else timeout)
+    def _apply(
+        self,
+        step: ChannelStep,
+        error: BaseException | None = None,
+        leave_timeout: float | None = None,
+    ) -> Push | None:
+        """Moves to the step's state and carries out its actions in order; returns the
+        leave push if one was sent. ``error`` fails the join or the pushes in flight."""
+        self._state = step.state
+        sent: Push | None = None
+        socket = self.socket
+        for do in step.actions:
+            if do is Do.LEAVE_DUPLICATE:
+                socket._leave_open_topic(self.topic, self)
+            elif do is Do.SEND_JOIN:
+                self._join_push.resend(self.timeout)
+            elif do is Do.SEND_LEAVE:
+                sent = self._send_leave(step.state is _LEAVING, leave_timeout)
+            elif do is Do.RESET_REJOIN:
+                self._reset_rejoin()
+            elif do is Do.SCHEDULE_REJOIN:
+                self._rejoin_timer.schedule_timeout()
+            elif do is Do.CANCEL_JOIN_TIMEOUT:
+                self._join_push._cancel_timeout()
+            elif do is Do.RESET_JOIN:
+                self._join_push._reset()
+            elif do is Do.FAIL_JOIN:
+                assert error is not None
+                self._join_push._fail(error)
+            elif do is Do.FAIL_IN_FLIGHT:
+                assert error is not None
+                socket._fail_in_flight(self, error)
+            elif do is Do.FLUSH_BUFFER:
+                self._flush_buffer()
+            elif do is Do.REMOVE:
+                socket._remove(self)
+        return sent
+
+    def _send_leave(self, closes: bool, timeout: float | None) -> Push:
+        """Sends a leave; ``closes``: it is the user's, and closes the channel once done."""
+        push = Push(self, EVENT_LEAVE, {}, self.timeout if timeout is None else timeout)
+        if closes:
+            push.receive("ok", self._on_left).receive("timeout", self._on_left)
+        push.send()
+        return push
+
+    def _reset_rejoin(self) -> None:
+        if self._rejoin_timer_obj is not None:
+            self._rejoin_timer_obj.reset()
+
+    def _rejoin_now(self) -> None:
+        """The rejoin timer fired, or the socket reopened: an errored channel rejoins."""
+        step = machine.rejoin_due(self._state, self.socket.is_connected())
+        self._apply(step)
+        if Do.SEND_JOIN in step.actions and self.socket.observer is not None:
+            self.socket._observe("rejoin", {"topic": self.topic})
 
     @property
     def _rejoin_timer(self) -> Timer:
         """The rejoin backoff timer, made on first use (most channels never need it)."""
         timer = self._rejoin_timer_obj
         if timer is None:
-            timer = self._rejoin_timer_obj = Timer(self._on_rejoin_timer, self.socket._rejoin_after)
+            timer = self._rejoin_timer_obj = Timer(self._rejoin_now, self.socket._rejoin_after)
         return timer
-
-    def _reset_rejoin_timer(self) -> None:
-        if self._rejoin_timer_obj is not None:
-            self._rejoin_timer_obj.reset()
-
-    def _on_rejoin_timer(self) -> None:
-        if self.socket.is_connected():
-            self._rejoin()
 
     def _on_join_outcome(self, status: str, response: Any) -> None:
         """The join push resolved (before the user's ``receive`` hooks run, as in JS)."""
+        socket = self.socket
         if status == "ok":
-            self._on_join_ok(response)
+            self._apply(machine.join_ok(self._state))
+            if socket.observer is not None:
+                socket._observe("join", {"topic": self.topic, "join_ref": self.join_ref})
         elif status == "error":
-            self._on_join_error(response)
+            connected = socket.is_connected()
+            self._apply(machine.join_refused(self._state, self.retry_refused, connected))
         elif status == "timeout":
-            self._on_join_timeout(response)
+            if socket._log.enabled:
+                socket._log(
+                    "channel", f"timeout {self.topic} ({self.join_ref})", self._join_push.timeout
+                )
+            self._apply(machine.join_timeout(self._state, socket.is_connected()))
 
-    def _on_join_ok(self, _response: Any) -> None:
-        self._state = _JOINED
-        self._reset_rejoin_timer()
+    def _flush_buffer(self) -> None:
         buffered, self._push_buffer = self._push_buffer, _NO_PUSHES
         for push in buffered:
             try:
@@ -382,17 +433,6 @@ class Channel:
             except Exception as exc:  # noqa: PERF203 - one failure must not stop the others
                 self.socket._log.error("channel", f"buffered push to {self.topic} failed", exc)
                 push._fail(exc)
-
-    def _on_join_error(self, _response: Any) -> None:
-        if not self.retry_refused:
-            # final: closed as after a leave, the join push keeping the server's refusal
-            self._reset_rejoin_timer()
-            self._state = _CLOSED
-            self.socket._remove(self)
-            return
-        self._state = _ERRORED
-        if self.socket.is_connected():
-            self._rejoin_timer.schedule_timeout()
 
     def _join_error(self, where: str, status: str, response: Any) -> JoinError:
         """The error an awaited join raises; it says whether the channel retries."""
@@ -404,55 +444,39 @@ class Channel:
             )
         return error
 
-    def _on_join_timeout(self, _response: Any) -> None:
-        log = self.socket._log
-        if log.enabled:
-            log("channel", f"timeout {self.topic} ({self.join_ref})", self._join_push.timeout)
-        Push(self, EVENT_LEAVE, {}, self.timeout).send()
-        self._state = _ERRORED
-        self._join_push._reset()
-        if self.socket.is_connected():
-            self._rejoin_timer.schedule_timeout()
-
     def _on_left(self, _response: Any) -> None:
         if self.socket._log.enabled:
             self.socket._log("channel", f"leave {self.topic}")
         self._trigger(EVENT_CLOSE, "leave")
 
     def _on_closed(self) -> None:
-        self._reset_rejoin_timer()
         if self.socket._log.enabled:
             self.socket._log("channel", f"close {self.topic} {self.join_ref}")
-        # a join still in flight can no longer succeed: unlike JS, stop its timeout so that a
-        # closed channel never comes back to life through the join-timeout rejoin
-        self._join_push._cancel_timeout()
+        # a join still in flight can no longer succeed: unlike JS, its timeout stops, so that
+        # a closed channel never comes back to life through the join-timeout rejoin
         closed = ChannelClosed(f"channel {self.topic} closed: no reply can come")
-        self._join_push._fail(closed)
-        self.socket._fail_in_flight(self, closed)
-        self._state = _CLOSED
-        self.socket._remove(self)
+        self._apply(machine.closed(self._state), closed)
 
     def _on_errored(self, reason: Any) -> None:
         if self.socket._log.enabled:
             self.socket._log("channel", f"error {self.topic}", None)
+        from_transport = _from_transport(reason)
+        error: BaseException
         if self._state is _JOINING:
-            self._join_push._reset()
-            self._join_push._fail(_join_failure(self.topic, reason))
-        elif not _from_transport(reason):
+            error = _join_failure(self.topic, reason)
+        else:
             # the server's channel process is gone: what it was asked cannot be answered
-            crashed = ChannelCrashed(f"channel {self.topic} crashed on the server")
-            self.socket._fail_in_flight(self, crashed)
-        self._state = _ERRORED
-        if self.socket.is_connected():
-            self._rejoin_timer.schedule_timeout()
+            error = ChannelCrashed(f"channel {self.topic} crashed on the server")
+        self._apply(machine.errored(self._state, from_transport, self.socket.is_connected()), error)
 
     def _on_socket_open(self) -> None:
-        self._reset_rejoin_timer()
-        if self._state is _ERRORED:
-            self._rejoin()
+        step = machine.socket_opened(self._state)
+        self._apply(step)
+        if Do.SEND_JOIN in step.actions and self.socket.observer is not None:
+            self.socket._observe("rejoin", {"topic": self.topic})
 
     def _on_socket_error(self) -> None:
-        self._reset_rejoin_timer()
+        self._apply(machine.socket_errored(self._state))
 
     def _discard_buffered(self, push: Push) -> None:
         self._push_buffer.pop(push, None)

@@ -6,12 +6,16 @@ import asyncio
 import logging
 import ssl as _ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from phoenix_fast import _native
+from phoenix_fast._arity import positional_arity
 from phoenix_fast._backoff import Backoff, reconnect_after, rejoin_after, with_jitter
+from phoenix_fast._connection import Connection
 from phoenix_fast._constants import (
+    CLOSE_WAIT,
     DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_LONGPOLLER_TIMEOUT,
     DEFAULT_MAX_BUFFER,
     DEFAULT_MAX_MESSAGE_SIZE,
     DEFAULT_TIMEOUT,
@@ -20,18 +24,20 @@ from phoenix_fast._constants import (
     PHOENIX_TOPIC,
     WS_CLOSE_NORMAL,
 )
-from phoenix_fast._endpoint import endpoint_url
+from phoenix_fast._dispatch import Dispatcher
+from phoenix_fast._endpoint import auth_protocols, endpoint_url, with_query
 from phoenix_fast._fallback import (
-    DEFAULT_LONGPOLLER_TIMEOUT,
-    Fallback,
+    LONGPOLL,
+    FallbackMemory,
+    fallback_memory,
     is_longpoll,
     longpoll_factory,
     resolve_transport,
 )
-from phoenix_fast._lifecycle import Lifecycle
 from phoenix_fast._logging import SocketLog
+from phoenix_fast._observe import Observer, SocketStats
 from phoenix_fast._outcome import Outcome
-from phoenix_fast._redact import redact_url
+from phoenix_fast._redact import Redactor, redact_url
 from phoenix_fast._states import SocketState
 from phoenix_fast._stream import SocketStream
 from phoenix_fast._types import (
@@ -45,12 +51,27 @@ from phoenix_fast._types import (
     TokenSource,
 )
 from phoenix_fast.channel import Channel
-from phoenix_fast.errors import ConnectionClosed
+from phoenix_fast.errors import ConnectError, ConnectionClosed, HeartbeatTimeout
 from phoenix_fast.message import Message
+from phoenix_fast.protocol.connection import (
+    CheckHealth,
+    CloseTransport,
+    ConnectionMachine,
+    FailedAttempt,
+    FellBack,
+    HeartbeatTimedOut,
+    OpenTransport,
+    Output,
+    ReconnectScheduled,
+    RememberFallback,
+    SendHeartbeat,
+    Step,
+    SwitchToFallback,
+)
+from phoenix_fast.protocol.fallback import FallbackPolicy
 from phoenix_fast.serializers._version import vsn_major
 from phoenix_fast.serializers.native import default_codec
-from phoenix_fast.timer import Timer
-from phoenix_fast.transports.base import Decoder, Encoder, TransportFactory
+from phoenix_fast.transports.base import Decoder, Encoder, TransportFactory, TransportOptions
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -58,7 +79,7 @@ if TYPE_CHECKING:
 __all__ = ["Socket"]
 
 
-class Socket(Lifecycle):
+class Socket(Dispatcher):
     """A Phoenix socket: one connection (re-established as needed) carrying many channels.
 
     Behaves as the JS client's ``Socket`` (phoenix 1.8.16), durations in seconds::
@@ -109,6 +130,14 @@ class Socket(Lifecycle):
             :class:`~phoenix_fast.errors.BufferFull` at once, so a server that stops reading
             cannot make memory grow without bound; ``await socket.drain()`` waits instead.
             Joins, leaves and heartbeats are never refused.
+        observer: ``observer(event, data)`` called on connects, closes, joins, rejoins and
+            push outcomes (see :class:`~phoenix_fast.Observer`); None (the default) costs
+            nothing. ``socket.observer`` may also be set later.
+
+    The decisions about the connection (when to heartbeat, reconnect, fall back) are the
+    connection machine's (``phoenix_fast.protocol.connection``); the socket carries out its
+    actions and keeps one loop timer at its earliest deadline. ``stats()`` counts what
+    went through.
 
     Raises:
         ValueError: a path endpoint without ``base``, or an unknown scheme or ``vsn``.
@@ -140,18 +169,38 @@ class Socket(Lifecycle):
         longpoller_timeout: float = DEFAULT_LONGPOLLER_TIMEOUT,
         compress: bool = False,
         max_buffer: int | None = DEFAULT_MAX_BUFFER,
+        observer: Observer | None = None,
     ) -> None:
-        super().__init__(SocketLog(logger))
+        heartbeat_timeout = heartbeat_interval if heartbeat_timeout is None else heartbeat_timeout
+        self._transport_factory = (
+            resolve_transport(transport, longpoller_timeout) or _default_transport()
+        )
+        #: The LongPoll factory the socket falls back to, and the policy deciding when.
+        self._longpoll: TransportFactory | None = None
+        self._fallback: FallbackPolicy | None = None
+        if long_poll_fallback and not is_longpoll(self._transport_factory):
+            self._longpoll = longpoll_factory(longpoller_timeout)
+            self._fallback = FallbackPolicy(long_poll_fallback)
+        self._fallback_memory: FallbackMemory = fallback_memory
+        self._reconnect_after = with_jitter(reconnect_after, jitter)
+        self._rejoin_after = with_jitter(rejoin_after, jitter)
+        super().__init__(
+            SocketLog(logger),
+            ConnectionMachine(
+                heartbeat_interval=heartbeat_interval,
+                heartbeat_timeout=heartbeat_timeout,
+                reconnect_after=self._reconnect_after,
+                fallback=self._fallback,
+            ),
+            self._on_machine_deadline,
+            observer,
+        )
         #: The WebSocket URL, without the query.
         self.endpoint = endpoint_url(endpoint, base)
         self.params: SocketParams = {} if params is None else params
         self.auth_token = auth_token
         self.vsn = vsn
         self.timeout = timeout
-        self.heartbeat_interval = heartbeat_interval
-        self.heartbeat_timeout = (
-            heartbeat_interval if heartbeat_timeout is None else heartbeat_timeout
-        )
         self.max_message_size = max_message_size
         self.connect_timeout = connect_timeout
         self.compress = compress
@@ -161,15 +210,6 @@ class Socket(Lifecycle):
         self._headers = list(headers.items() if isinstance(headers, Mapping) else headers or ())
         self._ssl = ssl
         self.longpoller_timeout = longpoller_timeout
-        self._transport_factory = (
-            resolve_transport(transport, longpoller_timeout) or _default_transport()
-        )
-        self._fallback: Fallback | None = None
-        if long_poll_fallback and not is_longpoll(self._transport_factory):
-            longpoll = longpoll_factory(longpoller_timeout)
-            self._fallback = Fallback(self, long_poll_fallback, longpoll)
-        self._reconnect_after = with_jitter(reconnect_after, jitter)
-        self._rejoin_after = with_jitter(rejoin_after, jitter)
         self._codec: _native.Codec | None = None
         if encode is None and decode is None:
             self._codec = codec = default_codec(vsn_major(vsn))
@@ -179,16 +219,34 @@ class Socket(Lifecycle):
             fallback = default_codec(vsn_major(vsn))
             self._encode = encode or (lambda m: fallback.encode(*m))
             self._decode = decode or fallback.decode
-        #: How many connections opened so far.
-        self.established_connections = 0
-        self._close_was_clean = True
-        self._outage_logged = False
-        self._connect_clock = 1
         self._next_open: Outcome[None] | None = None
-        self._heartbeat: asyncio.TimerHandle | None = None
-        self._heartbeat_deadline: asyncio.TimerHandle | None = None
-        self._pending_heartbeat_ref: str | None = None
-        self._reconnect_timer = Timer(self._on_reconnect_timer, self._reconnect_after)
+        #: The fallback's health-check ping of a just-opened WebSocket.
+        self._health: asyncio.Future[float | None] | None = None
+        #: What the transports of closed connections counted, for ``stats()``.
+        self._counted = [0, 0, 0]  # bytes in, bytes out, frames out
+
+    @property
+    def heartbeat_interval(self) -> float | None:
+        """Seconds between a heartbeat reply and the next heartbeat (None: no heartbeats)."""
+        return self._machine.heartbeat_interval
+
+    @heartbeat_interval.setter
+    def heartbeat_interval(self, seconds: float | None) -> None:
+        self._machine.heartbeat_interval = seconds
+
+    @property
+    def heartbeat_timeout(self) -> float | None:
+        """Seconds a heartbeat waits for its reply before the link is presumed dead."""
+        return self._machine.heartbeat_timeout
+
+    @heartbeat_timeout.setter
+    def heartbeat_timeout(self, seconds: float | None) -> None:
+        self._machine.heartbeat_timeout = seconds
+
+    @property
+    def established_connections(self) -> int:
+        """How many connections opened so far."""
+        return self._machine.connects
 
     # -- connecting ------------------------------------------------------------------------
 
@@ -204,18 +262,8 @@ class Socket(Lifecycle):
         """
         self._check_thread()
         self._bind_loop()
-        conn = self._conn
-        if conn is None or conn.ended:
-            if self._fallback is not None:
-                self._fallback.before_connect()
-            self._transport_connect()
+        self._run(self._machine.connect(self._now(), self._remembered()))
         return self._open_outcome()
-
-    def _fail_next_open(self, error: BaseException) -> None:
-        # a failed WebSocket attempt does not fail connect() while the fallback may still open
-        if self._fallback is not None and self._fallback.holds_open():
-            return
-        super()._fail_next_open(error)
 
     def disconnect(self, code: int = WS_CLOSE_NORMAL, reason: str | None = None) -> Awaitable[None]:
         """Closes the connection and stops reconnecting; channels stay, to rejoin on connect.
@@ -225,14 +273,22 @@ class Socket(Lifecycle):
             after 1.5 s).
         """
         self._check_thread()
-        self._connect_clock += 1
-        self._close_was_clean = True
-        self._reconnect_timer.reset()
-        if self._conn is not None:
-            self._conn.ended = True
+        step = self._machine.disconnect(code, reason or "")
         self._fail_next_open(ConnectionClosed("disconnect() was called", code, reason or ""))
+        self._cancel_health()
         done: Outcome[None] = Outcome()
-        self._teardown(lambda: done.set_result(None), code, reason)
+        conn = self._conn
+        if conn is None:
+            done.set_result(None)
+            return done
+        self._run(step)
+
+        def closed() -> None:
+            if self._conn is conn:
+                self._set_conn(None)
+            done.set_result(None)
+
+        conn.when_closed(CLOSE_WAIT, closed)
         return done
 
     async def __aenter__(self) -> Socket:
@@ -255,11 +311,6 @@ class Socket(Lifecycle):
         """connecting, open, closing or closed: the state of the current connection."""
         conn = self._conn
         return conn.ready_state() if conn is not None else SocketState.CLOSED
-
-    def is_connected(self) -> bool:
-        """Whether the connection is open."""
-        conn = self._conn
-        return conn is not None and conn.is_open()
 
     @property
     def buffered_amount(self) -> int:
@@ -374,6 +425,318 @@ class Socket(Lifecycle):
             f"{channels} channels>"
         )
 
+    def stats(self) -> SocketStats:
+        """A snapshot of the socket's counters: connects, reconnects, drops, messages and
+        bytes in and out, pending and queued pushes, buffered bytes, channels by state."""
+        machine = self._machine
+        bytes_in, bytes_out, frames_out = self._counted
+        conn = self._conn
+        transport = conn.transport if conn is not None else None
+        if transport is not None:
+            bytes_in += transport.bytes_in
+            bytes_out += transport.bytes_out
+            frames_out += transport.frames_out
+        channels: dict[str, int] = {}
+        queued = len(self._send_buffer)
+        for channel in self.channels:
+            channels[channel.state.value] = channels.get(channel.state.value, 0) + 1
+            queued += len(channel._push_buffer)
+        return SocketStats(
+            state=machine.phase.value,
+            transport=self.transport_name,
+            connects=machine.connects,
+            reconnects=machine.reconnects,
+            drops=machine.drops,
+            messages_in=self._messages_in,
+            messages_out=frames_out,
+            bytes_in=bytes_in,
+            bytes_out=bytes_out,
+            pending_pushes=len(self._pending),
+            queued_pushes=queued,
+            buffered_bytes=self.buffered_amount,
+            channels=channels,
+        )
+
+    # -- carrying out the connection machine's decisions -----------------------------------
+
+    def _remembered(self) -> bool:
+        """Whether LongPoll is remembered for this endpoint (and the socket may fall back)."""
+        fallback = self._fallback
+        return (
+            fallback is not None
+            and not fallback.fell_back
+            and self._fallback_memory.get(self.endpoint) == LONGPOLL
+        )
+
+    def _run(self, step: Step) -> None:
+        """Carries out a machine step's actions in order, then re-arms the loop timer."""
+        log = self._log
+        for event in step.events:
+            if isinstance(event, HeartbeatTimedOut):
+                log.error("transport", "heartbeat timeout: reconnecting")
+            elif isinstance(event, FellBack) and log.enabled:
+                log("transport", f"falling back to LongPoll ({event.reason})")
+            elif isinstance(event, ReconnectScheduled) and log.enabled:
+                log("transport", f"reconnect attempt {event.tries} in {event.delay:.3f} s")
+        for action in step.actions:
+            self._perform(action)
+        self._rearm()
+
+    def _perform(self, action: Output) -> None:
+        if isinstance(action, OpenTransport):
+            self._open_transport(action.generation)
+        elif isinstance(action, SendHeartbeat):
+            self._send_heartbeat()
+        elif isinstance(action, CloseTransport):
+            conn = self._conn
+            if conn is None:
+                return
+            if action.abort:
+                # the link is presumed dead: close at once, so channels error as disconnected
+                conn.close(action.code, action.reason, abort=True)
+                self._connection_lost(conn, HeartbeatTimeout("no heartbeat reply in time"))
+                if self._conn is conn:
+                    self._trigger_chan_error("heartbeat_timeout")
+            else:
+                self._close_conn(conn, action.code, action.reason)
+        elif isinstance(action, SwitchToFallback):
+            assert self._longpoll is not None
+            self._switch_transport(self._longpoll)
+        elif isinstance(action, CheckHealth):
+            self._start_health()
+        elif isinstance(action, RememberFallback):
+            self._fallback_memory.remember(self.endpoint, LONGPOLL)
+            if self._log.enabled:
+                self._log("transport", "established LongPoll fallback")
+
+    def _on_machine_deadline(self, now: float) -> None:
+        """The loop timer reached the machine's deadline."""
+        conn = self._conn
+        self._run(self._machine.tick(now, self._remembered()))
+        if conn is not None and conn is self._conn and not self._machine.current(conn.generation):
+            # a close we asked for that never came: the socket went on without it
+            self._set_conn(None)
+
+    def _set_conn(self, conn: Connection | None) -> None:
+        """Makes ``conn`` the current connection, counting what the previous one carried."""
+        previous = self._conn
+        if previous is not None and previous.transport is not None:
+            counted = self._counted
+            transport = previous.transport
+            counted[0] += transport.bytes_in
+            counted[1] += transport.bytes_out
+            counted[2] += transport.frames_out
+        self._conn = conn
+
+    def _open_transport(self, generation: int) -> None:
+        previous = self._conn
+        conn = Connection(self, generation)
+        self._set_conn(conn)
+        if previous is not None and previous.is_open():
+            self._trigger_chan_error("connection_closed", previous)
+        conn.start(self.params, self.auth_token)
+
+    def _transport_options(self, params: Mapping[str, Any], token: str | None) -> TransportOptions:
+        url = with_query(self.endpoint, params, self.vsn)
+        return TransportOptions(
+            url=url,
+            encode=self._encode,
+            decode=self._decode,
+            protocols=auth_protocols(token) if token else None,
+            headers=list(self._headers),
+            ssl=self._ssl,
+            codec=self._codec,
+            max_message_size=self.max_message_size,
+            connect_timeout=self.connect_timeout,
+            compress=self.compress,
+            max_buffer=self.max_buffer,
+            redactor=Redactor(url, token, (value for _, value in self._headers)),
+        )
+
+    def _open_outcome(self) -> Outcome[None]:
+        if self.is_connected():
+            done: Outcome[None] = Outcome()
+            done.set_result(None)
+            return done
+        if self._next_open is None:
+            self._next_open = Outcome()
+        return self._next_open
+
+    def _fail_next_open(self, error: BaseException) -> None:
+        outcome, self._next_open = self._next_open, None
+        if outcome is not None:
+            outcome.set_exception(error)
+
+    def _close_conn(self, conn: Connection, code: int | None, reason: str) -> None:
+        """Closes ``conn`` on our own initiative (disconnect): its pushes and pings fail,
+        its channels error."""
+        if conn.closing:
+            return
+        was_opened = not conn.is_connecting()
+        conn.close(code, reason)
+        self._connection_lost(conn, ConnectionClosed("the connection was closed", code))
+        if was_opened:
+            self._trigger_chan_error("connection_closed", conn)
+
+    def _switch_transport(self, factory: TransportFactory) -> None:
+        """Drops the connection and makes ``factory`` the transport of the next ones."""
+        self._transport_factory = factory
+        self._cancel_health()
+        conn = self._conn
+        if conn is None:
+            return
+        was_open = conn.is_open()
+        self._set_conn(None)
+        conn.close()
+        self._connection_lost(conn, ConnectionClosed("the transport was replaced"))
+        if was_open:
+            self._trigger_chan_error("connection_closed", conn)
+
+    def _replace_transport(self, factory: TransportFactory) -> None:
+        """JS ``replaceTransport``: drops the connection and uses ``factory`` from the next
+        ``connect()`` on."""
+        self._run(self._machine.transport_replaced())
+        self._switch_transport(factory)
+
+    # -- the transport's reports (through ``Connection``) ---------------------------------
+
+    def _on_conn_open(self, conn: Connection) -> None:
+        step = self._machine.opened(conn.generation, self._now(), conn.skip_heartbeat)
+        if not step.events:
+            return
+        if self._log.enabled:
+            self._log("transport", f"connected to {redact_url(self.endpoint)}")
+        self._yielded = None  # a pause of an earlier transport is not this one's
+        self._flush_send_buffer()
+        outcome, self._next_open = self._next_open, None
+        if outcome is not None:
+            outcome.set_result(None)
+        # the fallback's health check and memory first, as before any user callback
+        self._run(step)
+        if self.observer is not None:
+            self._observe(
+                "connect",
+                {"connects": self._machine.connects, "transport": self.transport_name},
+            )
+        for _, callback in self._callbacks["open"]:
+            self._run_callback(callback)
+        for channel in self.channels:
+            try:
+                channel._on_socket_open()
+            except Exception as exc:  # noqa: PERF203 - one failure must not stop the others
+                self._log.error("channel", f"rejoining {channel.topic} failed", exc)
+
+    def _on_conn_close(self, conn: Connection, event: CloseEvent) -> None:
+        if self._log.enabled:
+            self._log("transport", f"close {event.code} {event.reason!r}", event)
+        step = self._machine.closed(conn.generation, self._now(), event.code, event.reason)
+        lost = ConnectionClosed("the connection closed", event.code, event.reason)
+        self._connection_lost(conn, lost)
+        switching = any(isinstance(action, SwitchToFallback) for action in step.actions)
+        if not conn.was_open and not (switching or self._machine.holds_open()):
+            # a failed attempt fails connect(), unless the fallback may still open
+            self._fail_next_open(conn.error or _never_opened(event))
+        self._trigger_chan_error("connection_closed", conn)
+        self._run(step)
+        for _, callback in self._callbacks["close"]:
+            self._run_callback(callback, event)
+        if self.observer is not None:
+            scheduled = [e for e in step.events if isinstance(e, ReconnectScheduled)]
+            self._observe(
+                "close",
+                {
+                    "code": event.code,
+                    "reason": event.reason,
+                    "by_us": conn.closing,
+                    "reconnect_in": scheduled[0].delay if scheduled else None,
+                },
+            )
+
+    def _on_conn_error(self, conn: Connection, error: BaseException) -> None:
+        next_open = self._next_open
+        awaited = next_open is not None and next_open.awaited
+        step = self._machine.error(conn.generation, self._now(), error, awaited)
+        first = any(isinstance(e, FailedAttempt) and e.first for e in step.events)
+        if first:
+            self._log.error(
+                "transport", f"error: {error} (retrying; later failures at DEBUG)", error
+            )
+        elif self._log.enabled:
+            self._log("transport", f"error: {error}", error)
+        self._run(step)
+        # as JS: (error, transport, established connections), to those that require them;
+        # *args callables (logger.error, print) get the error alone, as before
+        args = (error, self._transport_factory, self.established_connections)
+        for _, callback in self._callbacks["error"]:
+            self._run_callback(callback, *args[: positional_arity(callback, 3, star=1)])
+        for channel in self.channels:
+            channel._on_socket_error()
+        self._trigger_chan_error("connection_error", conn)
+
+    def _trigger_chan_error(self, reason: str, conn: Connection | None = None) -> None:
+        """Errors the channels that must rejoin once ``conn`` stopped being open."""
+        conn = conn or self._conn
+        errored_before = False
+        if conn is not None and not conn.is_open():
+            errored_before = conn.channels_errored
+            conn.channels_errored = True
+        payload = {"source": "transport", "reason": reason}
+        for channel, join_ref in [(ch, ch.join_ref) for ch in self.channels]:
+            # an earlier callback may have rejoined this channel meanwhile
+            if channel.join_ref != join_ref:
+                continue
+            if (
+                conn is not None
+                and (errored_before or not conn.is_current())
+                and not conn.carried(channel, join_ref)
+            ):
+                continue
+            if channel.state in ("joined", "joining"):
+                self._safe_trigger(channel, "phx_error", payload)
+
+    def _connection_lost(self, conn: Connection, error: BaseException) -> None:
+        """Fails, once, the pings and the awaiters of pushes that went out over ``conn``."""
+        if conn.lost:
+            return
+        conn.lost = True
+        pings, conn.pings = conn.pings, {}
+        for _, outcome in pings.values():
+            outcome.set_result(None)
+        for push in self._pending.drain():
+            self._pending.add(push.ref, push, push._deadline)
+            if push._conn is conn:
+                push._conn = None
+                push._fail(error)
+
+    # -- heartbeat and the fallback's health check -----------------------------------------
+
+    def _send_heartbeat(self) -> None:
+        """Sends the heartbeat the machine asked for (nothing unless connected)."""
+        if not self.is_connected() or self._machine.heartbeat_timeout is None:
+            return
+        ref = self.make_ref()
+        self._push(Message(None, ref, PHOENIX_TOPIC, EVENT_HEARTBEAT, {}))
+        self._machine.heartbeat_sent(ref, self._now())
+        self._rearm()
+
+    def _start_health(self) -> None:
+        self._cancel_health()
+        health = self._health = asyncio.ensure_future(self.ping())
+        health.add_done_callback(self._on_health)
+
+    def _cancel_health(self) -> None:
+        health, self._health = self._health, None
+        if health is not None:
+            health.cancel()
+
+    def _on_health(self, task: asyncio.Future[float | None]) -> None:
+        if task is self._health:
+            self._health = None
+        if task.cancelled() or task.exception() is not None or task.result() is None:
+            return  # the connection closed first: its close tells what happened
+        if self._machine.health_ok() and self._log.enabled:
+            self._log("transport", f"WebSocket healthy (ping {task.result():.3f} s)")
+
     def _add_callback(self, kind: str, callback: Callable[..., object]) -> str:
         ref = self.make_ref()
         self._callbacks[kind] = [*self._callbacks[kind], (ref, callback)]
@@ -381,13 +744,14 @@ class Socket(Lifecycle):
 
 
 def _transport_name(factory: object) -> str:
-    name = getattr(factory, "__name__", type(factory).__name__)
-    known = {
-        "WebSocketTransport": "websocket",
-        "LongPoll": "longpoll",
-        "LongPollFactory": "longpoll",
-    }
-    return known.get(name, name)
+    name = getattr(factory, "transport_name", None)
+    if isinstance(name, str):
+        return name
+    return str(getattr(factory, "__name__", type(factory).__name__))
+
+
+def _never_opened(event: CloseEvent) -> BaseException:
+    return ConnectError(f"the connection closed before opening (code {event.code})")
 
 
 def _default_transport() -> TransportFactory:

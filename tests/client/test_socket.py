@@ -108,7 +108,7 @@ async def test_failing_params_callable_is_a_connect_error_then_a_retry() -> None
     with pytest.raises(ConnectError, match="vault down"):
         await socket.connect()
     assert server.connections == []
-    assert socket._reconnect_timer.scheduled
+    assert socket._machine.reconnect_at is not None
     await socket.disconnect()
 
 
@@ -357,7 +357,7 @@ async def test_no_heartbeat_when_disconnected_nor_after_disconnect() -> None:
     await asyncio.sleep(30)  # a heartbeat is pending
     await socket.disconnect()
     socket._send_heartbeat()
-    assert socket._send_buffer == [] and socket._pending_heartbeat_ref is None
+    assert socket._send_buffer == [] and socket._machine.heartbeat_ref is None
     await asyncio.sleep(120)
     assert [m.event for m in server.current.sent] == ["heartbeat"]
     assert len(server.connections) == 1
@@ -368,7 +368,7 @@ async def test_no_heartbeat_while_connecting() -> None:
     socket.connect()
     assert socket.connection_state() == "connecting"
     socket._send_heartbeat()
-    assert socket._send_buffer == [] and socket._pending_heartbeat_ref is None
+    assert socket._send_buffer == [] and socket._machine.heartbeat_ref is None
     server.current.open()
     assert server.current.sent == []  # nothing was waiting to go out
     await socket.disconnect()
@@ -389,12 +389,12 @@ async def test_open_flushes_the_buffer_resets_the_reconnect_timer_and_calls_back
     opened: list[str] = []
     socket.on_open(lambda: opened.append("a"))
     socket.on_open(lambda: opened.append("b"))
-    socket._reconnect_timer.tries = 3
+    socket._machine.reconnect_tries = 3
     socket.connect()
     socket._push(Message(None, "1", "t", "e", {}))
     server.current.open()
     assert opened == ["a", "b"]
-    assert socket._reconnect_timer.tries == 0
+    assert socket._machine.reconnect_tries == 0
     assert len(server.current.sent) == 1
     await socket.disconnect()
 
@@ -409,7 +409,7 @@ async def test_any_close_we_did_not_initiate_reconnects(code: int | None) -> Non
         server.current.drop()
     else:
         server.current.server_close(code)
-    assert socket._reconnect_timer.scheduled
+    assert socket._machine.reconnect_at is not None
     await asyncio.sleep(0.01)
     assert len(server.connections) == 2 and socket.is_connected()
     await socket.disconnect()
@@ -429,7 +429,7 @@ async def test_reconnect_follows_the_backoff_steps_and_resets_on_open() -> None:
     assert opened_at[-1] == 9.26
     server.refuse = None
     await asyncio.sleep(5)
-    assert socket.is_connected() and socket._reconnect_timer.tries == 0
+    assert socket.is_connected() and socket._machine.reconnect_tries == 0
     await socket.disconnect()
 
 

@@ -171,6 +171,15 @@ TABLE: list[
         (CloseTransport(1000, "heartbeat timeout", abort=True),),
         (HeartbeatTimedOut(),),
     ),
+    ("replaced transport", open_, lambda m: m.transport_replaced(), Phase.CLOSED, (), ()),
+    (
+        "connect after a replacement",
+        open_,
+        lambda m: (m.transport_replaced(), m.connect(1.0))[1],
+        Phase.CONNECTING,
+        (OpenTransport(3),),
+        (),
+    ),
     ("reconnect not yet due", waiting, lambda m: m.tick(10.0), Phase.WAITING, (), ()),
     ("reconnect due", waiting, lambda m: m.tick(10.01), Phase.CONNECTING, (OpenTransport(2),), ()),
 ]
@@ -268,14 +277,23 @@ def test_one_warning_per_outage() -> None:
     assert m.error(4, 1.01, OSError()).events == (FailedAttempt(True),)
 
 
-def test_counts_connects_and_drops() -> None:
+def test_an_error_raised_to_an_awaiting_connect_is_not_the_outage_warning() -> None:
+    m = connecting()
+    assert m.error(1, 0.0, OSError(), awaited=True).events == (FailedAttempt(False),)
+    m.closed(1, 0.0)
+    m.tick(m.reconnect_at or 0.0)
+    assert m.error(2, 0.01, OSError()).events == (FailedAttempt(True),)
+
+
+def test_counts_connects_reconnects_and_drops() -> None:
     m = open_()
     m.closed(1, 1.0)
     m.tick(1.01)
     m.opened(2, 1.01)
     m.disconnect()
     m.closed(2, 2.0)
-    assert (m.connects, m.drops) == (2, 1)
+    m.connect(3.0)  # the user's, not a reconnect
+    assert (m.connects, m.reconnects, m.drops) == (2, 1, 1)
 
 
 def test_bad_arguments_are_refused() -> None:

@@ -209,6 +209,7 @@ class ConnectionMachine:
         "reconnect_after",
         "reconnect_at",
         "reconnect_tries",
+        "reconnects",
         "wanted",
     )
 
@@ -244,6 +245,8 @@ class ConnectionMachine:
         self.connects = 0
         #: Open connections lost without our asking (closes, heartbeat timeouts).
         self.drops = 0
+        #: Attempts the machine started on its own (reconnects, the switch to LongPoll).
+        self.reconnects = 0
         #: Reconnect attempts made since the last open (JS ``reconnectTimer.tries``).
         self.reconnect_tries = 0
         #: When the next reconnect attempt is due (None: none scheduled).
@@ -318,6 +321,20 @@ class ConnectionMachine:
             self.phase = Phase.CLOSED
         return _NOTHING
 
+    def transport_replaced(self) -> Step:
+        """The user replaced the transport (JS ``replaceTransport``): the current attempt
+        is dropped, its reports become stale, and nothing happens until ``connect``."""
+        self.generation += 1
+        self.wanted = False
+        self.phase = Phase.CLOSED
+        self.reconnect_tries = 0
+        self.reconnect_at = None
+        self._reconnect_after_close = False
+        self._close_deadline = None
+        self._clear_heartbeat()
+        self._stop_fallback_clock()
+        return _NOTHING
+
     # -- inputs from the transport -----------------------------------------------------------
 
     def opened(self, generation: int, now: float, skip_heartbeat: bool = False) -> Step:
@@ -345,12 +362,15 @@ class ConnectionMachine:
                     actions = (CheckHealth(),)
         return Step(actions, (Connected(self.connects),))
 
-    def error(self, generation: int, now: float, error: BaseException) -> Step:
-        """The transport of ``generation`` failed (a close follows)."""
+    def error(
+        self, generation: int, now: float, error: BaseException, awaited: bool = False
+    ) -> Step:
+        """The transport of ``generation`` failed (a close follows). ``awaited``: the error
+        goes to a caller awaiting ``connect()``, so it is not the outage's warning."""
         if generation != self.generation or self.phase is Phase.CLOSING:
             return _NOTHING
-        first = not self._outage_reported
-        self._outage_reported = True
+        first = not self._outage_reported and not awaited
+        self._outage_reported = self._outage_reported or first
         events: tuple[Event, ...] = (FailedAttempt(first),)
         fallback = self.fallback
         if fallback is not None and not fallback.fell_back and self.wanted:
@@ -458,6 +478,7 @@ class ConnectionMachine:
         reconnect_at = self.reconnect_at
         if self.phase is Phase.WAITING and reconnect_at is not None and now >= reconnect_at:
             self.reconnect_tries += 1
+            self.reconnects += 1
             started = self._start(now, remembered)
             actions.extend(started.actions)
             events.extend(started.events)
@@ -494,6 +515,7 @@ class ConnectionMachine:
         self.fallback_at = None
         self._opened_at = None
         self.reconnect_tries = 0
+        self.reconnects += 1
         started = self._start(now, False)
         return Step((SwitchToFallback(reason), *started.actions), (FellBack(reason),))
 

@@ -117,6 +117,16 @@ class Transport(ABC):
     #: True for transports where Phoenix heartbeats make no sense (LongPoll).
     skip_heartbeat: ClassVar[bool] = False
 
+    #: The name ``Socket.transport_name`` shows, and how the socket knows LongPoll (for its
+    #: fallback) without importing it; a factory that is not the class says it too.
+    transport_name: ClassVar[str | None] = None
+
+    #: Bytes read from the network, counted per read (``socket.stats()`` adds them up).
+    bytes_in: int = 0
+    #: Bytes and frames handed to the network, counted per write, not per message.
+    bytes_out: int = 0
+    frames_out: int = 0
+
     #: True while the transport holds ``max_buffer`` bytes or more that the network has not
     #: taken: the socket then refuses pushes (``BufferFull``). A plain attribute, read on
     #: every push; a transport without flow control leaves it False.

@@ -38,8 +38,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from phoenix_fast._constants import AUTH_TOKEN_PREFIX, DEFAULT_VSN
-from phoenix_fast._fallback import DEFAULT_LONGPOLLER_TIMEOUT
+from phoenix_fast._constants import AUTH_TOKEN_PREFIX, DEFAULT_LONGPOLLER_TIMEOUT, DEFAULT_VSN
 from phoenix_fast._logging import LOGGER
 from phoenix_fast._redact import redact_url
 from phoenix_fast._states import SocketState
@@ -145,6 +144,7 @@ class LongPollFactory:
     """
 
     skip_heartbeat = True
+    transport_name = "longpoll"
 
     def __init__(
         self, *, timeout: float = DEFAULT_LONGPOLLER_TIMEOUT, token_in: TokenIn = "both"
@@ -184,6 +184,7 @@ class LongPoll(Transport):
     """
 
     skip_heartbeat = True
+    transport_name = "longpoll"
 
     def __init__(
         self,
@@ -301,6 +302,11 @@ class LongPoll(Transport):
                     return
                 self._on_poll(*answer)
         except asyncio.CancelledError:
+            if self._closer is None and self._session is not None:
+                # cancelled from outside, not by close(): asyncio.run() ending with the socket
+                # still connected; close the HTTP session now, or aiohttp warns at exit
+                session, self._session = self._session, None
+                await session.close()
             raise
         except Exception as exc:  # a bug or a surprise: still a close the socket sees
             detail = self._redactor.scrub(repr(exc))
@@ -362,6 +368,7 @@ class LongPoll(Transport):
                 self._out_size -= sum(map(len, batch))
                 headers = {"Content-Type": self._content_type}
                 try:
+                    self.frames_out += len(batch)
                     body = await self._request("POST", headers, "\n".join(batch).encode())
                 except _Timeout:
                     self._fail("a POST timed out", CLOSE_NO_STATUS, "timeout")
@@ -436,13 +443,18 @@ class LongPoll(Transport):
             async with session.request(
                 method, self._url, headers=headers, data=data, allow_redirects=False
             ) as resp:
-                return resp.status, await resp.read()
+                body = await resp.read()
         except asyncio.TimeoutError:
             raise _Timeout from None
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             why = self._redactor.scrub(_network_failure(exc))
             LOGGER.debug("LongPoll %s %s failed: %s", method, self._shown_url, why)
             raise _RequestFailed(why) from None
+        # counted per request: a POST carries a batch, a poll answer many messages
+        self.bytes_in += len(body)
+        if data is not None:
+            self.bytes_out += len(data)
+        return resp.status, body
 
     # -- closing -------------------------------------------------------------------------
 

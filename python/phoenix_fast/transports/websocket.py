@@ -54,6 +54,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
     #: A plain attribute rather than the base's property: the receive path reads it for
     #: every message.
     ready_state: SocketState = SocketState.CONNECTING
+    transport_name = "websocket"
 
     def __init__(self, options: TransportOptions, handler: TransportHandler) -> None:
         self._options = options
@@ -254,6 +255,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
     # -- receiving -----------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        self.bytes_in += len(data)
         opening = self.ready_state is SocketState.CONNECTING
         try:
             items = self._client.receive_handshake(data) if opening else self._client.feed(data)
@@ -337,6 +339,8 @@ class WebSocketTransport(Transport, asyncio.Protocol):
             return
         if self._out and self._transport is not None and not self._transport.is_closing():
             data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
+            self.frames_out += len(self._out)
+            self.bytes_out += len(data)
             self._out.clear()
             self._held = 0
             self._transport.write(data)

@@ -1,0 +1,121 @@
+"""``socket.stats()`` and the ``observer`` hook (fake time, MockTransport; one real server for
+the byte counts)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from helpers import connected, join, last, make_socket, settle
+
+from phoenix_fast._fallback import FallbackMemory
+from phoenix_fast.errors import ConnectError
+
+
+def recorder() -> tuple[list[tuple[str, dict[str, Any]]], Callable[[str, Mapping[str, Any]], None]]:
+    seen: list[tuple[str, dict[str, Any]]] = []
+    return seen, lambda event, data: seen.append((event, dict(data)))
+
+
+async def test_stats_count_connects_reconnects_drops_and_channels() -> None:
+    socket, server = await connected(reconnect_after=lambda tries: 0.5)
+    channel = socket.channel("room:a")
+    await join(channel, server.current)
+    socket.channel("room:b")  # never joined
+    server.current.push("room:a", "news", {})
+    server.current.push("room:a", "news", {})
+    await settle()
+    stats = socket.stats()
+    assert (stats.state, stats.connects, stats.reconnects, stats.drops) == ("open", 1, 0, 0)
+    assert stats.messages_in == 3  # the join's reply and two pushes
+    assert stats.channels == {"joined": 1, "closed": 1}
+    channel.push("slow", {})
+    assert socket.stats().pending_pushes == 1
+    server.current.drop()
+    assert socket.stats().state == "waiting"
+    assert socket.stats().channels == {"errored": 1, "closed": 1}
+    await asyncio.sleep(0.5)
+    stats = socket.stats()
+    assert (stats.state, stats.connects, stats.reconnects, stats.drops) == ("open", 2, 1, 1)
+    await socket.disconnect()
+    assert socket.stats().state == "closed"
+
+
+async def test_stats_count_queued_pushes_until_the_join() -> None:
+    socket, _server = make_socket(auto_open=False)
+    channel = socket.channel("room:a")
+    channel.join()
+    channel.push("early", {})
+    stats = socket.stats()
+    assert stats.queued_pushes == 2 and stats.state == "idle"  # the join and the push
+    await socket.disconnect()
+
+
+async def test_the_observer_sees_connects_joins_pushes_closes_and_rejoins() -> None:
+    seen, observer = recorder()
+    socket, server = make_socket(observer=observer, reconnect_after=lambda tries: 0.5)
+    await socket.connect()
+    channel = socket.channel("room:a")
+    message = await join(channel, server.current)
+    push = channel.push("hello", {})
+    await settle()
+    await asyncio.sleep(0.25)
+    server.current.reply(last(server.current, "hello"), "ok", {})
+    channel.push("lost", {}, timeout=1.0)
+    await asyncio.sleep(1.0)
+    await push
+    server.current.server_close(1011, "boom")
+    await asyncio.sleep(0.5)
+    await settle()
+    await socket.disconnect()
+    assert seen[:6] == [
+        ("connect", {"connects": 1, "transport": "MockConnection"}),
+        ("join", {"topic": "room:a", "join_ref": message.ref}),
+        ("push", {"topic": "room:a", "event": "phx_join", "status": "ok", "seconds": 0.0}),
+        ("push", {"topic": "room:a", "event": "hello", "status": "ok", "seconds": 0.25}),
+        ("push", {"topic": "room:a", "event": "lost", "status": "timeout", "seconds": 1.0}),
+        ("close", {"code": 1011, "reason": "boom", "by_us": False, "reconnect_in": 0.5}),
+    ]
+    assert seen[6:9] == [
+        ("connect", {"connects": 2, "transport": "MockConnection"}),
+        ("rejoin", {"topic": "room:a"}),
+        ("close", {"code": 1000, "reason": "", "by_us": True, "reconnect_in": None}),
+    ]
+
+
+async def test_a_raising_observer_is_logged_and_the_socket_goes_on() -> None:
+    def observer(event: str, data: Mapping[str, Any]) -> None:
+        raise RuntimeError("observer bug")
+
+    logged: list[tuple[str, str]] = []
+    socket, _server = make_socket(
+        observer=observer, logger=lambda kind, msg, data: logged.append((kind, msg))
+    )
+    await socket.connect()
+    assert socket.is_connected()
+    assert ("callback", "the observer raised RuntimeError('observer bug')") in logged
+    await socket.disconnect()
+
+
+async def test_a_failed_first_connect_is_counted_without_a_connect() -> None:
+    socket, server = make_socket()
+    server.refuse = ConnectError("down")
+    try:
+        await socket.connect()
+    except ConnectError:
+        pass
+    stats = socket.stats()
+    assert (stats.connects, stats.drops, stats.state) == (0, 0, "waiting")
+    await socket.disconnect()
+
+
+def test_the_fallback_memory_shows_its_choices_without_query_strings() -> None:
+    memory = FallbackMemory()
+    assert repr(memory) == "<FallbackMemory 0 endpoints{}>"
+    memory.remember("wss://example.com/socket/websocket?token=secret")
+    memory.on_change = print
+    assert repr(memory) == (
+        "<FallbackMemory 1 endpoints{wss://example.com/socket/websocket?***: longpoll} "
+        "(persisted by on_change)>"
+    )
