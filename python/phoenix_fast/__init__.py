@@ -6,6 +6,7 @@ from phoenix_fast import errors
 from phoenix_fast._fallback import fallback_memory
 from phoenix_fast._loop import run
 from phoenix_fast._native import __version__
+from phoenix_fast._observe import Observer, SocketStats
 from phoenix_fast._states import ChannelState, SocketState
 from phoenix_fast.channel import Channel
 from phoenix_fast.message import Message
@@ -25,12 +26,14 @@ __all__ = [
     "LongPoll",
     "Message",
     "MockTransport",
+    "Observer",
     "Presence",
     "Push",
     "ReferenceSerializer",
     "Serializer",
     "Socket",
     "SocketState",
+    "SocketStats",
     "Timer",
     "Transport",
     "WebSocketTransport",

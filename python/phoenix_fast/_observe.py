@@ -8,11 +8,11 @@ The observer is called with an event name and a dict, for:
 
 - ``"connect"``: ``{"connects": n, "transport": name}``, a connection opened;
 - ``"close"``: ``{"code": c, "reason": r, "by_us": bool, "reconnect_in": seconds|None}``;
-- ``"join"``: ``{"topic": t, "join_ref": ref, "rejoin": bool}``, a join was accepted;
+- ``"join"``: ``{"topic": t, "join_ref": ref}``, a join (or a rejoin) was accepted;
 - ``"rejoin"``: ``{"topic": t}``, a channel sends its join again (after an error, a
   timeout, a reconnect);
 - ``"push"``: ``{"topic": t, "event": e, "status": s, "seconds": rtt}``, a push resolved
-  (``status`` is the server's, or ``"timeout"``).
+  (``status`` is the server's, or ``"timeout"``; joins and leaves are pushes too).
 
 With no observer set, the only cost is one ``is None`` test where an event happens.
 """

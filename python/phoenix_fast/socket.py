@@ -130,9 +130,12 @@ class Socket(Dispatcher):
             :class:`~phoenix_fast.errors.BufferFull` at once, so a server that stops reading
             cannot make memory grow without bound; ``await socket.drain()`` waits instead.
             Joins, leaves and heartbeats are never refused.
-        observer: ``observer(event, data)`` called on connects, closes, joins, rejoins and
-            push outcomes (see :class:`~phoenix_fast.Observer`); None (the default) costs
-            nothing. ``socket.observer`` may also be set later.
+        observer: ``observer(event, data)``, called with ``"connect"`` (``connects``,
+            ``transport``), ``"close"`` (``code``, ``reason``, ``by_us``, ``reconnect_in``),
+            ``"join"`` (``topic``, ``join_ref``), ``"rejoin"`` (``topic``) and ``"push"``
+            (``topic``, ``event``, ``status``, ``seconds``) for every push outcome, join
+            included. None (the default) costs one ``is None`` test per reply. A raising
+            observer is logged. ``socket.observer`` may also be set later.
 
     The decisions about the connection (when to heartbeat, reconnect, fall back) are the
     connection machine's (``phoenix_fast.protocol.connection``); the socket carries out its
