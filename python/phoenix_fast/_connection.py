@@ -13,21 +13,34 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from phoenix_fast._outcome import Outcome
 from phoenix_fast._states import SocketState
 from phoenix_fast._types import CloseEvent
 from phoenix_fast.errors import ConnectError
-from phoenix_fast.transports.base import Transport
+from phoenix_fast.transports.base import Transport, TransportFactory, TransportOptions
 
 if TYPE_CHECKING:
     from phoenix_fast.channel import Channel
-    from phoenix_fast.socket import Socket
 
-__all__ = ["Connection"]
+__all__ = ["Connection", "Owner"]
 
 _OPEN, _CONNECTING = SocketState.OPEN, SocketState.CONNECTING
+
+
+class Owner(Protocol):
+    """What a connection reports to: the socket (a protocol, so that this module does not
+    import the socket's)."""
+
+    _conn: Connection | None
+    _transport_factory: TransportFactory
+
+    def _transport_options(self, params: Any, token: str | None) -> TransportOptions: ...
+    def _on_conn_open(self, conn: Connection) -> None: ...
+    def _on_conn_messages(self, conn: Connection, items: list[Any]) -> None: ...
+    def _on_conn_error(self, conn: Connection, error: BaseException) -> None: ...
+    def _on_conn_close(self, conn: Connection, event: CloseEvent) -> None: ...
 
 
 class Connection:
@@ -49,7 +62,7 @@ class Connection:
         "was_open",
     )
 
-    def __init__(self, socket: Socket, generation: int) -> None:
+    def __init__(self, socket: Owner, generation: int) -> None:
         self.socket = socket
         #: The connection machine's attempt this connection carries.
         self.generation = generation

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from phoenix_fast._constants import DEFAULT_LONGPOLLER_TIMEOUT
 from phoenix_fast._redact import redact_url
@@ -45,7 +45,6 @@ from phoenix_fast.protocol.fallback import (
 )
 
 if TYPE_CHECKING:
-    from phoenix_fast.socket import Socket
     from phoenix_fast.transports.base import TransportFactory
 
 __all__ = [
@@ -124,7 +123,11 @@ class FallbackMemory:
 fallback_memory = FallbackMemory()
 
 
-def replace_transport(socket: Socket, factory: TransportFactory) -> None:
+class _Replaceable(Protocol):
+    def _replace_transport(self, factory: TransportFactory) -> None: ...
+
+
+def replace_transport(socket: _Replaceable, factory: TransportFactory) -> None:
     """Drops the socket's connection and makes ``factory`` its transport (JS
     ``replaceTransport``); the caller connects again."""
     socket._replace_transport(factory)

@@ -324,14 +324,15 @@ class Channel:
     def _internal(self, event: str, payload: Any, ref: str | None) -> None:
         if event == EVENT_REPLY:
             if ref is not None and isinstance(payload, dict):
-                pending = self.socket._pending
+                socket = self.socket
+                pending = socket._pending
                 push = pending.resolve(ref)
                 if push is not None:
                     if push.channel is self:
                         status = str(payload.get("status"))
                         push._resolve(status, payload.get("response"))
-                        if self.socket.observer is not None:
-                            self.socket._observe_push(push, status)
+                        if socket.observer is not None:
+                            socket._observe_push(push, status)
                     else:  # a reply to another channel's push: not ours to take
                         pending.add(ref, push, push._deadline)
         elif event == EVENT_CLOSE:
