@@ -116,8 +116,8 @@ def latency(rows: list[Mapping[str, Any]], name: str, stat: str) -> list[tuple[f
     out = []
     for row in rows:
         figures = row.get("latency_ms", {}).get(name, {})
-        if figures.get("count") and stat in figures and figures[stat] > 0:
-            out.append((row["t"], figures[stat]))
+        if figures.get("count") and stat in figures:
+            out.append((row["t"], max(figures[stat], 0.001)))  # a log axis: 0 shown at 1 µs
     return out
 
 
@@ -146,7 +146,8 @@ def expected_charts(report: Mapping[str, Any]) -> dict[str, dict[str, list[tuple
         count = figures["count"]
         # HdrHistogram's percentile axis: x = log10(1 / (1 - q)) in tenths, to log10(count)
         xs = [k / 10 for k in range(1000) if k / 10 < math.log10(count)]
-        points = [(x, figures["min"]) for x in xs] + [(math.log10(count), figures["max"])]
+        low, high = max(figures["min"], 0.001), max(figures["max"], 0.001)
+        points = [(x, low) for x in xs] + [(math.log10(count), high)]
         charts[f"dist-{name}"] = {name: points if count > 1 else points[:1]}
     return charts
 
@@ -246,6 +247,10 @@ def test_percentile_points_follow_the_histogram() -> None:
     assert points[10][1] == pytest.approx(9.0, rel=0.001)  # x = 1: the 90th percentile
     assert all(a[1] <= b[1] for a, b in itertools.pairwise(points))
     assert percentile_points(new_histogram()) == []
+    zero = new_histogram()
+    zero.record_value(0)
+    zero.record_value(5)
+    assert percentile_points(zero)[0] == (0.0, 0.001)  # a log axis shows 0 µs at 1 µs
 
 
 def test_the_page_shows_the_run_thresholds_and_no_secret() -> None:

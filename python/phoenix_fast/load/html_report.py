@@ -49,6 +49,9 @@ __all__ = [
 ]
 
 GENERATOR_PREFIX = "generator:"
+#: A log axis cannot show zero: latencies below the histograms' resolution (1 µs) are drawn
+#: at 1 µs.
+FLOOR_MS = 0.001
 
 
 def read_reports(paths: Sequence[str]) -> list[dict[str, Any]]:
@@ -92,7 +95,7 @@ def _latency(rows: Sequence[Mapping[str, Any]], name: str, stat: str) -> list[tu
     for row in rows:
         figures = (row.get("latency_ms") or {}).get(name) or {}
         if figures.get("count") and stat in figures:
-            points.append((float(row["t"]), float(figures[stat])))
+            points.append((float(row["t"]), max(float(figures[stat]), FLOOR_MS)))
     return points
 
 
@@ -244,7 +247,7 @@ def time_charts(report: Mapping[str, Any]) -> list[Chart]:
 def percentile_points(histogram: Any) -> list[tuple[float, float]]:
     """A histogram's latency (ms) by percentile, as HdrHistogram plots it: ``x`` is
     ``log10(1 / (1 - q))`` in tenths (0 is the minimum, 1 is 90%, 2 is 99%, ...) up to
-    ``log10(count)``, where the last point is the maximum."""
+    ``log10(count)``, where the last point is the maximum (values under 1 µs at 1 µs)."""
     count = histogram.get_total_count()
     if not count:
         return []
@@ -257,7 +260,7 @@ def percentile_points(histogram: Any) -> list[tuple[float, float]]:
         k += 1
     if top > 0:
         points.append((top, histogram.get_max_value() / 1000))
-    return points
+    return [(x, max(y, FLOOR_MS)) for x, y in points]
 
 
 def side_color(label: str, k: int) -> str:
