@@ -223,13 +223,15 @@ async def test_load_html_end_to_end(phoenix_url: str, tmp_path: Path) -> None:
     done = phoenix_fast(
         "load", phoenix_url, "--sockets", "2", "--channels", "10", "--topic", "echo:h{n}",
         "--push", "ping=200", "--duration", "2.5", "--threshold", "push:ping p99<10s",
+        "--threshold", "push:ping p50<0.0001ms",
         "--report", str(json_path), "--html", str(html), "--quiet",
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # a threshold failed: the page is written first
     assert f"HTML report written to {html}" in done.stderr
     report = read_report(json_path)
     text = html.read_text(encoding="utf-8")
     assert "push:ping p99&lt;10s" in text and ">pass<" in text
+    assert "push:ping p50&lt;0.0001ms" in text and ">FAIL<" in text
     await check_in_chromium(html, report)
 
 
@@ -318,3 +320,11 @@ def test_report_html_bad_input_is_one_line_and_exit_2(case: str, tmp_path: Path)
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and words in lines[0], done.stderr
     assert not Path(out).exists()
+
+
+def test_load_html_to_a_missing_folder_exits_2_before_connecting(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "run.html"
+    done = phoenix_fast("load", "ws://127.0.0.1:9/socket", "--html", str(target), "--quiet")
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and "create it first" in lines[0], done.stderr
