@@ -345,8 +345,6 @@ class Pacer:
             if limit is not None and self._sent >= limit:
                 self.sending = False
                 break
-            # The lead's issue 11 adds socket.buffered_amount: a socket with too many bytes
-            # waiting would be passed over here (counted in pushes_blocked), as can_push() is.
             channel: Channel | None = None
             for _ in range(count if count < 64 else 64):
                 index = kind.next % count
@@ -373,6 +371,9 @@ class Pacer:
             try:
                 push = channel.push(event, payload, timeout)
             except BufferFull:
+                # the server reads slower than we push: hold back instead of growing memory;
+                # the slot stays due, so the wait shows in the push's latency
+                self.counters["pushes_blocked"] += 1
                 self.held = "buffer"
                 break
             now = _perf()

@@ -392,7 +392,10 @@ def _counts_table(report: Mapping[str, Any]) -> Table:
     joins_note = f"over {join_span:.2f} s of joins" if join_span else ""
     table.add_row("joins", f"{counts.get('joins_ok', 0):,}", _rate(rates["joins"]), joins_note)
     unsent, unanswered = counts.get("pushes_unsent", 0), counts.get("pushes_unanswered", 0)
+    blocked = counts.get("pushes_blocked", 0)
     pushes_note = f"unsent {unsent:,}, unanswered {unanswered:,}" if unsent or unanswered else ""
+    if blocked:
+        pushes_note += f"{', ' if pushes_note else ''}held back {blocked:,} times (socket full)"
     table.add_row(
         "pushes", f"{counts.get('pushes_sent', 0):,}", _rate(rates["pushes"]), pushes_note
     )

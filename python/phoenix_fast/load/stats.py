@@ -66,6 +66,7 @@ COUNTERS: dict[str, str] = {
     "push_timeouts": "pushes without a reply in time",
     "pushes_unanswered": "pushes still waiting for a reply when the run ended",
     "pushes_unsent": "scheduled pushes still unsent when the run ended (the pacer was behind)",
+    "pushes_blocked": "times the pacer held a push back: its socket held max_buffer bytes unread",
     "events_received": "incoming events counted by subscriptions",
     "recoveries": "outages (drops) after which 99% of the joined channels were back",
 }
