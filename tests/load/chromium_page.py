@@ -23,6 +23,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from phoenix_fast.testing.waiting import scaled
+
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -109,7 +111,7 @@ async def _browser(executable: str) -> AsyncIterator[int]:
         try:
             port_file = Path(profile) / "DevToolsActivePort"
             loop = asyncio.get_running_loop()
-            deadline = loop.time() + START_TIMEOUT_S
+            deadline = loop.time() + scaled(START_TIMEOUT_S)
             while not (port_file.exists() and port_file.read_text().strip()):
                 if process.returncode is not None:
                     raise RuntimeError(f"chromium exited with {process.returncode}")

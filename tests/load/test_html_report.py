@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chromium_page import open_page
+from chromium_page import chromium_or_skip, open_page
 
 from phoenix_fast.load.html_report import percentile_points, redact, render_html
 from phoenix_fast.load.report import merge_reports, read_report, to_report, write_report
@@ -328,3 +328,13 @@ def test_load_html_to_a_missing_folder_exits_2_before_connecting(tmp_path: Path)
     assert done.returncode == 2
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and "create it first" in lines[0], done.stderr
+
+
+def test_a_missing_chromium_skips_but_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        chromium_or_skip()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium"):
+        chromium_or_skip()
