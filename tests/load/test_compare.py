@@ -116,6 +116,7 @@ async def test_the_side_by_side_page_draws_every_run(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     text = html.read_text(encoding="utf-8")
     assert "REGRESSION" in text and base[1] in text and new[0] in text
+    assert "2027-01-15 08:00:00 UTC" in text and "phoenix_fast " in text  # each run's details
     result = await open_page(html, "document.getElementById('render-check').textContent",
                              screenshot=html.with_suffix(".png"))  # fmt: skip
     assert result.errors == []

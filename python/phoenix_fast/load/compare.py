@@ -265,6 +265,7 @@ def comparison_html(
     from phoenix_fast.load.html_report import (
         chart_figure,
         distribution_charts,
+        format_time,
         html_table,
         page,
     )
@@ -286,12 +287,23 @@ def comparison_html(
     count = len(comparison.regressions)
     runs = [(f"base {k + 1}", r) for k, (_n, r) in enumerate(base)]
     runs += [(f"new {k + 1}", r) for k, (_n, r) in enumerate(new)]
-    listing = "".join(
-        f"<tr><th>{escape(label)}</th><td>{escape(name)}</td></tr>"
-        for (label, _r), (name, _r2) in zip(runs, [*base, *new], strict=True)
+    listing = html_table(
+        ["run", "report", "started", "run time", "processes", "versions"],
+        [
+            (
+                f"<b>{escape(label)}</b>",
+                escape(name),
+                format_time(report.get("started_at")),
+                f"{float(report.get('elapsed_s') or 0):.1f} s",
+                escape(str(report.get("processes", "-"))),
+                escape(", ".join(f"{k} {v}" for k, v in (report.get("versions") or {}).items())),
+            )
+            for (label, report), (name, _r) in zip(runs, [*base, *new], strict=True)
+        ],
+        "runs",
     )
     body = (
-        f'<section><h2>Runs</h2><table class="info">{listing}</table></section>'
+        f"<section><h2>Runs</h2>{listing}</section>"
         f"<section><h2>Comparison</h2>"
         f'<p class="{"fail" if count else "pass"}">{count} regression(s)</p>'
         + html_table(

@@ -38,6 +38,7 @@ from phoenix_fast.load.svg import PALETTE, Chart, Series, render
 __all__ = [
     "chart_figure",
     "distribution_charts",
+    "format_time",
     "html_table",
     "page",
     "percentile_points",
@@ -348,7 +349,8 @@ def _asset(name: str) -> str:
     return (files("phoenix_fast.load") / "assets" / name).read_text(encoding="utf-8")
 
 
-def _when(stamp: Any) -> str:
+def format_time(stamp: Any) -> str:
+    """A Unix time as ``YYYY-MM-DD HH:MM:SS UTC`` ("-" if it is not one)."""
     try:
         moment = datetime.fromtimestamp(float(stamp), timezone.utc)
     except (TypeError, ValueError, OverflowError):
@@ -390,7 +392,7 @@ def _run_section(report: Mapping[str, Any], sources: Sequence[str]) -> str:
     versions = report.get("versions") or {}
     rows = [
         ("target", escape(str(scenario.get("url") or "-"))),
-        ("started", _when(report.get("started_at"))),
+        ("started", format_time(report.get("started_at"))),
         ("run time", f"{float(report.get('elapsed_s') or 0):.1f} s"),
         ("ended by", escape(str(report.get("stopped_by") or "-"))),
         ("processes", str(report.get("processes", "-"))),

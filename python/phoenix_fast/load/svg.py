@@ -202,11 +202,18 @@ def _x_axis(chart: Chart, x0: float, x1: float, px: Callable[[float], float]) ->
         ticks = nice_ticks(x0, x1, 8)
         label = _fmt
     parts = []
+    span = x1 - x0
     for tick in ticks:
         x = px(tick)
+        # the labels at the ends stay inside the chart
+        anchor = "middle"
+        if tick - x0 < span * 0.03:
+            anchor = "start"
+        elif x1 - tick < span * 0.03:
+            anchor = "end"
         parts.append(
             f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{HEIGHT - BOTTOM}"/>'
-            f'<text class="tick" x="{x:.1f}" y="{HEIGHT - BOTTOM + 14}" text-anchor="middle">'
+            f'<text class="tick" x="{x:.1f}" y="{HEIGHT - BOTTOM + 14}" text-anchor="{anchor}">'
             f"{label(tick)}</text>"
         )
     return parts
