@@ -86,6 +86,21 @@ class Dispatcher:
         self._yielded: Transport | None = None
         #: Messages received, counted per read (``stats()``).
         self._messages_in = 0
+        #: What the transports of earlier connections counted: bytes in, bytes out, frames
+        #: out (``stats()``).
+        self._counted = [0, 0, 0]
+
+    def _set_conn(self, conn: Connection | None) -> None:
+        """Makes ``conn`` the current connection, counting what the previous one carried."""
+        previous = self._conn
+        if previous is not None and previous.transport is not None:
+            counted = self._counted
+            transport = previous.transport
+            counted[0] += transport.bytes_in
+            counted[1] += transport.bytes_out
+            counted[2] += transport.frames_out
+        self._conn = conn
+        self._yielded = None  # a pause of an earlier transport is not this one's
 
     def is_connected(self) -> bool:
         """Whether the connection is open."""

@@ -225,8 +225,6 @@ class Socket(Dispatcher):
         self._next_open: Outcome[None] | None = None
         #: The fallback's health-check ping of a just-opened WebSocket.
         self._health: asyncio.Future[float | None] | None = None
-        #: What the transports of closed connections counted, for ``stats()``.
-        self._counted = [0, 0, 0]  # bytes in, bytes out, frames out
 
     @property
     def heartbeat_interval(self) -> float | None:
@@ -520,17 +518,6 @@ class Socket(Dispatcher):
             # a close we asked for that never came: the socket went on without it
             self._set_conn(None)
 
-    def _set_conn(self, conn: Connection | None) -> None:
-        """Makes ``conn`` the current connection, counting what the previous one carried."""
-        previous = self._conn
-        if previous is not None and previous.transport is not None:
-            counted = self._counted
-            transport = previous.transport
-            counted[0] += transport.bytes_in
-            counted[1] += transport.bytes_out
-            counted[2] += transport.frames_out
-        self._conn = conn
-
     def _open_transport(self, generation: int) -> None:
         previous = self._conn
         conn = Connection(self, generation)
@@ -609,7 +596,6 @@ class Socket(Dispatcher):
             return
         if self._log.enabled:
             self._log("transport", f"connected to {redact_url(self.endpoint)}")
-        self._yielded = None  # a pause of an earlier transport is not this one's
         self._flush_send_buffer()
         outcome, self._next_open = self._next_open, None
         if outcome is not None:
