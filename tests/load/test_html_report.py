@@ -20,7 +20,18 @@ from phoenix_fast.load.html_report import percentile_points, redact, render_html
 from phoenix_fast.load.report import merge_reports, read_report, to_report, write_report
 from phoenix_fast.load.stats import Stats, decode_histogram, new_histogram
 
-CHECK = "document.getElementById('render-check').textContent"
+# the page's own reading of its charts, and the tooltip after hovering the rates chart
+CHECK = """(() => {
+  const svg = document.querySelector('svg.chart[data-chart="rates"]');
+  const box = svg.getBoundingClientRect();
+  const at = {clientX: box.left + box.width / 2, clientY: box.top + box.height / 2};
+  svg.dispatchEvent(new MouseEvent("mousemove", {...at, bubbles: true}));
+  const tip = document.querySelector(".tip");
+  return JSON.stringify({
+    charts: JSON.parse(document.getElementById("render-check").textContent),
+    tip: tip.hidden ? null : tip.textContent,
+  });
+})()"""
 T0 = 1_800_000_000.0
 SECRET = "s3cret-token-value"
 
@@ -189,8 +200,13 @@ async def check_in_chromium(html: Path, report: Mapping[str, Any]) -> dict[str, 
     result = await open_page(html, CHECK, screenshot=shot)
     assert result.errors == []
     assert result.value, "the page's script did not run"
-    found: dict[str, Any] = json.loads(result.value)
+    value = json.loads(result.value)
+    found: dict[str, Any] = value["charts"]
     assert_drawn(found, report)
+    # hovering shows the time and every line's value there
+    lines = value["tip"].splitlines()
+    assert lines[0].endswith(" s") and lines[1].startswith("pushes/s: "), value["tip"]
+    assert len(lines) == 1 + len(found["rates"]["series"])
     assert shot.stat().st_size > 20_000  # a full page of charts, saved next to the output
     return found
 
