@@ -372,6 +372,7 @@ def _num(value: Any, digits: int = 3) -> str:
 
 
 def html_table(head: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") -> str:
+    """A ``<table>``: ``head`` is escaped here, the cells are HTML already (escape them)."""
     out = [f'<table class="{cls}"><thead><tr>']
     out += [f"<th>{escape(h)}</th>" for h in head]
     out.append("</tr></thead><tbody>")
