@@ -219,7 +219,10 @@ class Dispatcher:
         machine = self._machine
         due = machine.next_deadline()
         if due is not None and due <= now:
-            self._on_deadline(now)
+            try:
+                self._on_deadline(now)
+            except Exception as exc:  # a bug: logged, and the timer keeps running
+                self._log.error("transport", "carrying out the connection's next step failed", exc)
             due = machine.next_deadline()
         deadline = self._pending.next_deadline()
         if due is not None and (deadline is None or due < deadline):

@@ -506,9 +506,12 @@ class Socket(Dispatcher):
         elif isinstance(action, CheckHealth):
             self._start_health()
         elif isinstance(action, RememberFallback):
-            self._fallback_memory.remember(self.endpoint, LONGPOLL)
             if self._log.enabled:
                 self._log("transport", "established LongPoll fallback")
+            try:
+                self._fallback_memory.remember(self.endpoint, LONGPOLL)
+            except Exception as exc:  # the user's on_change hook
+                self._log.error("callback", f"fallback_memory.on_change raised {exc!r}", exc)
 
     def _on_machine_deadline(self, now: float) -> None:
         """The loop timer reached the machine's deadline."""

@@ -11,6 +11,7 @@ from helpers import connected, join, last, make_socket, settle
 
 from phoenix_fast._fallback import FallbackMemory
 from phoenix_fast.errors import ConnectError
+from phoenix_fast.protocol.connection import RememberFallback
 
 
 def recorder() -> tuple[list[tuple[str, dict[str, Any]]], Callable[[str, Mapping[str, Any]], None]]:
@@ -119,3 +120,20 @@ def test_the_fallback_memory_shows_its_choices_without_query_strings() -> None:
         "<FallbackMemory 1 endpoints{wss://example.com/socket/websocket?***: longpoll} "
         "(persisted by on_change)>"
     )
+
+
+async def test_a_raising_fallback_memory_hook_is_logged_not_raised() -> None:
+    memory = FallbackMemory()
+
+    def on_change(choices: dict[str, str]) -> None:
+        raise OSError("disk full")
+
+    memory.on_change = on_change
+    logged: list[tuple[str, str]] = []
+    socket, _server = make_socket(
+        long_poll_fallback=1.0, logger=lambda kind, msg, data: logged.append((kind, msg))
+    )
+    socket._fallback_memory = memory
+    socket._perform(RememberFallback())
+    assert memory.get(socket.endpoint) == "longpoll"
+    assert ("callback", "fallback_memory.on_change raised OSError('disk full')") in logged
