@@ -81,3 +81,32 @@ async def test_sockets_spread_over_workers_and_fanout_is_refused(workers_url: st
         assert fanout["status"] == "error" and "--workers" in fanout["response"]["reason"]
         for ws in sockets:
             await ws.close()
+
+
+async def test_workers_end_when_their_parent_is_killed() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "phoenix_fast.cli", "serve", "--port", "0", "--workers", "2",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    url = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    pattern = f"phoenix_fast.testing.workers .*--port {port} "
+    assert len(await pids(pattern)) == 2
+    proc.kill()  # no chance to end its workers
+    await proc.wait()
+
+    async def gone() -> None:
+        while await pids(pattern):  # noqa: ASYNC110 (another process's exit: no event)
+            await asyncio.sleep(0.1)
+
+    await asyncio.wait_for(gone(), 15)
+
+
+async def pids(pattern: str) -> list[str]:
+    ps = await asyncio.create_subprocess_exec(
+        "pgrep", "-f", pattern, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await ps.communicate()
+    return out.decode().split()

@@ -131,7 +131,9 @@ def run_workers(args: argparse.Namespace) -> int:
         return 2
     port = holder.getsockname()[1]
     procs = [
-        subprocess.Popen(_worker_command(args, port), stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            _worker_command(args, port), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         for _ in range(args.workers)
     ]
     stopping = False
@@ -193,9 +195,24 @@ async def _serve_one(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with ReferenceServer(config) as server:
-        print(server.url, flush=True)
-        await stop.wait()
+    # the parent holds the other end of stdin: its end, even by SIGKILL, is our EOF
+    transport, _ = await loop.connect_read_pipe(lambda: _EndsWith(stop), sys.stdin)
+    try:
+        async with ReferenceServer(config) as server:
+            print(server.url, flush=True)
+            await stop.wait()
+    finally:
+        transport.close()
+
+
+class _EndsWith(asyncio.Protocol):
+    """Sets ``stop`` when the pipe from the parent closes."""
+
+    def __init__(self, stop: asyncio.Event) -> None:
+        self.stop = stop
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stop.set()
 
 
 def _worker_main(argv: list[str] | None = None) -> int:
