@@ -44,6 +44,18 @@ PROTOCOL_FORBIDDEN_STDLIB = frozenset(
     }
 )
 PROTOCOL_FORBIDDEN_THIRD_PARTY = frozenset({"aiohttp", "uvloop", "websockets", "orjson"})
+# What the protocol may import of the package besides itself: the shared leaves, which do no
+# I/O either. Anything else of phoenix_fast is a layer above it or does I/O.
+PROTOCOL_MAY_IMPORT = frozenset(
+    {
+        "phoenix_fast.errors",
+        "phoenix_fast.message",
+        "phoenix_fast._constants",
+        "phoenix_fast._states",
+        "phoenix_fast._types",
+        "phoenix_fast._backoff",
+    }
+)
 # The asyncio facade: what composes the machines, a transport and the loop.
 FACADE = frozenset(
     {
@@ -185,7 +197,15 @@ def protocol_breaks(imports: list[Import]) -> list[Import]:
         imp
         for imp in imports
         if within(imp.module, PROTOCOL)
-        and (io_module(imp.target) or in_any(imp.target, above, FACADE | ENTRY_POINTS))
+        and (
+            io_module(imp.target)
+            or in_any(imp.target, above, FACADE | ENTRY_POINTS)
+            or (
+                top(imp.target) == PACKAGE
+                and not within(imp.target, PROTOCOL)
+                and imp.target not in PROTOCOL_MAY_IMPORT
+            )
+        )
     ]
 
 
@@ -267,9 +287,12 @@ def test_each_rule_catches_what_it_forbids() -> None:
     assert protocol_breaks([imp(protocol, "asyncio.events"), imp(protocol, "aiohttp.web")]) != []
     assert protocol_breaks([imp(protocol, "phoenix_fast.socket")]) != []
     assert protocol_breaks([imp(protocol, "phoenix_fast.transports.base")]) != []
+    assert protocol_breaks([imp(protocol, "phoenix_fast._native")]) != []
     assert (
-        protocol_breaks([imp(protocol, "dataclasses"), imp(protocol, "phoenix_fast.errors")]) == []
+        protocol_breaks([imp(protocol, "phoenix_fast"), imp(protocol, "phoenix_fast._loop")]) != []
     )
+    allowed = ["dataclasses", "phoenix_fast.errors", "phoenix_fast.protocol.fallback"]
+    assert protocol_breaks([imp(protocol, target) for target in allowed]) == []
     transport = "phoenix_fast.transports.longpoll"
     assert transport_breaks([imp(transport, "phoenix_fast._fallback")]) != []
     assert transport_breaks([imp(transport, "phoenix_fast.socket")]) != []
