@@ -130,6 +130,9 @@ class Socket(Dispatcher):
             :class:`~phoenix_fast.errors.BufferFull` at once, so a server that stops reading
             cannot make memory grow without bound; ``await socket.drain()`` waits instead.
             Joins, leaves and heartbeats are never refused.
+        local_address: the local IP address to connect from (None: the system chooses).
+            Spreading sockets over several local addresses lifts the limit of one
+            address's ephemeral ports (about 28,000 to one server address under Linux).
         observer: ``observer(event, data)``, called with ``"connect"`` (``connects``,
             ``transport``), ``"close"`` (``code``, ``reason``, ``by_us``, ``reconnect_in``),
             ``"join"`` (``topic``, ``join_ref``), ``"rejoin"`` (``topic``) and ``"push"``
@@ -173,6 +176,7 @@ class Socket(Dispatcher):
         compress: bool = False,
         max_buffer: int | None = DEFAULT_MAX_BUFFER,
         observer: Observer | None = None,
+        local_address: str | None = None,
     ) -> None:
         heartbeat_timeout = heartbeat_interval if heartbeat_timeout is None else heartbeat_timeout
         self._transport_factory = (
@@ -210,6 +214,8 @@ class Socket(Dispatcher):
         if max_buffer is not None and max_buffer <= 0:
             raise ValueError(f"max_buffer must be positive or None, not {max_buffer!r}")
         self.max_buffer = max_buffer
+        #: The local IP address connections are made from (None: the system's choice).
+        self.local_address = local_address
         self._headers = list(headers.items() if isinstance(headers, Mapping) else headers or ())
         self._ssl = ssl
         self.longpoller_timeout = longpoller_timeout
@@ -543,6 +549,7 @@ class Socket(Dispatcher):
             connect_timeout=self.connect_timeout,
             compress=self.compress,
             max_buffer=self.max_buffer,
+            local_address=self.local_address,
             redactor=Redactor(url, token, (value for _, value in self._headers)),
         )
 

@@ -104,8 +104,53 @@ def add_load_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         type=int,
         help="most handshakes in flight per process (100)",
     )
+    add(
+        "--source-ip",
+        action="append",
+        metavar="ADDR",
+        help="local address to connect from, or a range A-B (repeatable; round-robin)",
+    )
     add("--heartbeat", metavar="S", type=float, help="heartbeat interval, s; 0 = none (30)")
     add("--procs", metavar="N", type=int, help="worker processes on this machine (1)")
+    conn = parser.add_argument_group("connection")
+    conn.add_argument(
+        "--transport",
+        metavar="NAME",
+        help="websocket (default) or longpoll (HTTP long polling)",
+    )
+    conn.add_argument(
+        "--long-poll-fallback",
+        metavar="S",
+        type=float,
+        help="fall back to LongPoll when WebSocket is not open within S seconds",
+    )
+    conn.add_argument(
+        "--auth-token",
+        metavar="TOKEN",
+        help="auth token (WebSocket subprotocol, LongPoll header); never shown in reports",
+    )
+    conn.add_argument(
+        "--header",
+        action="append",
+        metavar="'NAME: VALUE'",
+        help="extra HTTP header on the handshake (repeatable); values never shown",
+    )
+    conn.add_argument("--vsn", metavar="VSN", help="serializer: 2.0.0 (default) or 1.0.0")
+    conn.add_argument(
+        "--compress",
+        action="store_true",
+        default=None,
+        help="ask for per-message deflate (WebSocket)",
+    )
+    conn.add_argument(
+        "--cacert", metavar="FILE", help="trust this CA (PEM) for wss:// and https://"
+    )
+    conn.add_argument(
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="do not verify the server's certificate (a warning is printed)",
+    )
     add("--report", metavar="FILE", help="write the JSON report to FILE")
     add("--html", metavar="FILE", help="write the HTML report (charts, offline) to FILE")
     add("--quiet", action="store_true", help="no live display (also off when not a terminal)")
@@ -164,9 +209,16 @@ def cli_options(args: argparse.Namespace) -> dict[str, Any]:
     names = (
         "url sockets channels channels_per_socket topic join_params socket_params join_rate "
         "ramp duration messages time_limit join_timeout push_timeout max_in_flight "
-        "heartbeat procs connect_concurrency"
+        "heartbeat procs connect_concurrency transport long_poll_fallback auth_token vsn "
+        "compress cacert insecure"
     ).split()
-    options = {name: getattr(args, name) for name in names}
+    options = {name: getattr(args, name, None) for name in names}
+    if getattr(args, "source_ip", None):
+        options["source_ips"] = tuple(args.source_ip)
+    if getattr(args, "header", None):
+        from phoenix_fast.load.connection import header_pairs
+
+        options["headers"] = header_pairs(args.header)
     if args.subscribe:
         options["subscribe"] = tuple(args.subscribe)
     if args.stage:

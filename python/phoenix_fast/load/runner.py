@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from phoenix_fast import Socket
+from phoenix_fast._redact import redact_url
 from phoenix_fast._states import ChannelState
 from phoenix_fast._types import CloseEvent
 from phoenix_fast.channel import Channel
+from phoenix_fast.load.connection import scrubber, socket_options
 from phoenix_fast.load.intervals import COUNT_FIELDS, LOOP_LAG, saturation
 from phoenix_fast.load.pushes import Pacer
 from phoenix_fast.load.scenario import Scenario, Spot, channel_spots, share
@@ -146,7 +148,7 @@ class _Join:
             return
         reason = response.get("reason") if isinstance(response, dict) else response
         runner.stats.count("joins_refused")
-        runner.stats.error(f"join refused: {reason}")
+        runner.stats.error(runner.scrub(f"join refused: {reason}"))
         if reason == TOO_MANY_CHANNELS:
             runner.too_many += 1
         # a refused join is not retried: the channel would rejoin with backoff forever
@@ -218,6 +220,7 @@ class Runner:
         limit = len(share(messages, proc, procs)) if messages is not None else None
         self.pacer = Pacer(scenario, self.stats, procs, limit, self._on_all_answered)
         self._logger = quiet_logger()
+        self._scrub = scrubber(scenario).scrub
         self._on_interval = on_interval
         #: Channels joined now; an outage (drop) in progress: since when, and how many
         #: channels were joined before it.
@@ -234,6 +237,10 @@ class Runner:
         #: each one's follower by channel number.
         self._active: list[Spot] = []
         self._follows: dict[int, _Join] = {}
+
+    def scrub(self, text: str) -> str:
+        """``text`` without the scenario's secrets (see :func:`connection.scrubber`)."""
+        return self._scrub(text)
 
     # -- live figures ----------------------------------------------------------------
 
@@ -307,6 +314,7 @@ class Runner:
     def _make_sockets(self) -> None:
         sc = self.scenario
         params = Template(sc.socket_params, SOCKET_FIELDS, "--socket-params")
+        options = socket_options(sc)
         for index in range(self._first, self._stop_at):
             socket = Socket(
                 self.url,
@@ -315,6 +323,8 @@ class Runner:
                 heartbeat_interval=sc.heartbeat or None,
                 logger=self._logger,
                 jitter=0.5,
+                local_address=_source_ip(sc.source_ips, index),
+                **options,
             )
             slot = _Slot(socket, index)
             socket.on_open(functools.partial(self._on_open, slot))
@@ -331,7 +341,8 @@ class Runner:
             await asyncio.wait_for(slot.socket.connect(), self.scenario.join_timeout)
         except (Exception, asyncio.TimeoutError) as exc:
             await self._close_sockets()
-            raise LoadError(f"cannot connect to {self.url}: {_describe(exc)}") from None
+            shown = redact_url(self.url)
+            raise LoadError(f"cannot connect to {shown}: {self._scrub(_describe(exc))}") from None
         self.stats.record("connect", (time.perf_counter() - started) * 1e6)
 
     async def _wait_for_end(self, sc: Scenario) -> None:
@@ -562,7 +573,7 @@ class Runner:
     def _on_socket_error(self, error: BaseException) -> None:
         if not self.closing:
             self.stats.count("connect_failures")
-            self.stats.error(f"socket error: {_describe(error)}")
+            self.stats.error(f"socket error: {self._scrub(_describe(error))}")
 
     def _on_channel_error(self, _reason: Any) -> None:
         if not self.closing:
@@ -627,3 +638,8 @@ def _describe(error: BaseException) -> str:
         return "no answer (timed out)"
     text = str(error) or type(error).__name__
     return text.splitlines()[0][:160]
+
+
+def _source_ip(addresses: tuple[str, ...], index: int) -> str | None:
+    """The local address of socket ``index``: round-robin over ``--source-ip``."""
+    return addresses[index % len(addresses)] if addresses else None

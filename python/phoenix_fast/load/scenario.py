@@ -8,6 +8,7 @@ left unset take the values of the demonstration scenario (:data:`DEMO`), group b
 from __future__ import annotations
 
 import math
+import string
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -148,11 +149,22 @@ class Scenario:
     push_timeout: float = 10.0
     max_in_flight: int = 10_000
     connect_concurrency: int = 100
+    #: Local addresses the sockets leave from, round-robin (``--source-ip``).
+    source_ips: tuple[str, ...] = ()
     heartbeat: float = 30.0
     procs: int = 1
     stages: tuple[Stage, ...] = ()
     thresholds: tuple[str, ...] = ()
     interval: float = 1.0
+    #: How the sockets connect (see :mod:`phoenix_fast.load.connection`).
+    transport: str = "websocket"
+    long_poll_fallback: float | None = None
+    auth_token: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    vsn: str = "2.0.0"
+    compress: bool = False
+    cacert: str | None = None
+    insecure: bool = False
 
     @property
     def socket_count(self) -> int:
@@ -178,7 +190,29 @@ class Scenario:
         data["sockets"] = self.socket_count
         data["stages"] = [asdict(stage) for stage in self.stages]
         data["thresholds"] = list(self.thresholds)
-        return data
+        data["headers"] = [list(pair) for pair in self.headers]
+        return redacted(data)
+
+
+#: What stands for a secret in reports, summaries and errors.
+MASK = "***"
+
+
+def redacted(data: dict[str, Any]) -> dict[str, Any]:
+    """A scenario's data without its secrets: the URL's query, the auth token, the header
+    values and every value of the connect and join params become ``***`` (names are kept)."""
+    from phoenix_fast._redact import redact_url
+
+    out = dict(data)
+    if isinstance(out.get("url"), str):
+        out["url"] = redact_url(out["url"])
+    if out.get("auth_token"):
+        out["auth_token"] = MASK
+    out["headers"] = [[name, MASK] for name, *_ in out.get("headers") or ()]
+    for key in ("socket_params", "join_params"):
+        if isinstance(out.get(key), dict):
+            out[key] = dict.fromkeys(out[key], MASK)
+    return out
 
 
 #: The demonstration run against the embedded server: 20 sockets x 50 channels on
@@ -237,7 +271,61 @@ def load_toml(path: str | Path) -> dict[str, Any]:
                 '["push:ping p99<50ms", "errors rate<0.1%"]'
             )
         data["thresholds"] = tuple(thresholds)
+    if "headers" in data:
+        data["headers"] = toml_headers(data["headers"], str(path))
     return data
+
+
+def parse_header(text: str, where: str = "--header") -> tuple[str, str]:
+    """A ``"Name: value"`` header.
+
+    Raises:
+        ScenarioError: no colon, an empty or invalid name, or a line break in the value.
+    """
+    if not isinstance(text, str):
+        raise ScenarioError(f"{where}: a header is a string 'Name: value', not {text!r}")
+    name, sep, value = text.partition(":")
+    return check_header(name.strip(), value.strip(), where) if sep else _bad_header(where)
+
+
+def _bad_header(where: str) -> tuple[str, str]:
+    raise ScenarioError(
+        f"{where}: expected 'Name: value', e.g. --header 'X-Api-Key: abc' (the name, a colon, "
+        "the value)"
+    )
+
+
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~" + string.ascii_letters + string.digits)
+
+
+def check_header(name: Any, value: Any, where: str) -> tuple[str, str]:
+    """``(name, value)`` if they make an HTTP header, else :class:`ScenarioError`."""
+    if not isinstance(name, str) or not name or not set(name) <= _TOKEN_CHARS:
+        raise ScenarioError(
+            f"{where}: header name {name!r} is not an HTTP token (letters, digits and "
+            "!#$%&'*+-.^_`|~, no spaces), e.g. 'X-Api-Key: abc'"
+        )
+    if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
+        raise ScenarioError(
+            f"{where}: the value of header {name!r} must be one line of text (no line breaks)"
+        )
+    return name, value
+
+
+def toml_headers(value: Any, path: str) -> tuple[tuple[str, str], ...]:
+    """``headers`` of a scenario file: a table ``{Name = "value"}`` or a list of
+    ``"Name: value"`` strings."""
+    where = f"scenario file {path}: headers"
+    if isinstance(value, dict):
+        return tuple(check_header(k, v, where) for k, v in value.items())
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ScenarioError(
+            f'{where} must be a table such as {{X-Api-Key = "abc"}} or a list of '
+            "'Name: value' strings"
+        )
+    return tuple(parse_header(item, where) for item in value)
 
 
 def _toml_stages(value: Any, path: str) -> tuple[Stage, ...]:
@@ -306,17 +394,20 @@ def build_scenario(
         scenario = Scenario(**given)
     except TypeError as exc:
         raise ScenarioError(f"bad scenario: {exc}") from None
-    scenario = _normalized(scenario)
+    scenario = _with_source_ips(_normalized(scenario))
     check(scenario)
     return scenario
 
 
 def _normalized(scenario: Scenario) -> Scenario:
+    from phoenix_fast.load.connection import header_pairs
+
     url = scenario.url
     if url is not None:
         url = url.rstrip("/")
-        if url.endswith("/websocket"):
-            url = url[: -len("/websocket")]
+        for tail in ("/websocket", "/longpoll"):
+            if url.endswith(tail):
+                url = url[: -len(tail)]
     return replace(
         scenario,
         url=url,
@@ -324,6 +415,7 @@ def _normalized(scenario: Scenario) -> Scenario:
         subscribe=tuple(scenario.subscribe),
         stages=tuple(s if isinstance(s, Stage) else Stage(**s) for s in scenario.stages),
         thresholds=tuple(scenario.thresholds),
+        headers=header_pairs(scenario.headers),
     )
 
 
@@ -336,6 +428,9 @@ def check(scenario: Scenario) -> None:
     _check_stages(scenario)
     _check_templates(scenario)
     _check_thresholds(scenario)
+    from phoenix_fast.load.connection import check_connection
+
+    check_connection(scenario)
 
 
 def _check_types(s: Scenario) -> None:
@@ -561,3 +656,26 @@ def share(total: int, part: int, parts: int) -> range:
 
 def _opt(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+def _with_source_ips(s: Scenario) -> Scenario:
+    """``--source-ip`` ranges spelled out, each address checked to be this machine's.
+
+    Raises:
+        ScenarioError: not a list of addresses or ranges, or an address not of this machine.
+    """
+    from phoenix_fast.load.source_ips import SourceIpError, check_local, expand
+
+    if not s.source_ips:
+        return s
+    items = s.source_ips
+    if isinstance(items, str) or not all(isinstance(a, str) for a in items):
+        raise ScenarioError(
+            'source_ips must be a list of addresses or ranges, e.g. ["127.0.0.2-127.0.0.9"]'
+        )
+    try:
+        addresses = expand(items)
+        check_local(addresses)
+    except SourceIpError as exc:
+        raise ScenarioError(str(exc)) from None
+    return replace(s, source_ips=addresses)

@@ -39,6 +39,7 @@ __all__ = [
     "default_ssl_context",
     "describe_os_error",
     "guard",
+    "local_bind",
 ]
 
 #: ``encode(message) -> str | bytes``: str for a text frame, bytes for a binary frame.
@@ -64,6 +65,7 @@ class TransportOptions:
         max_message_size: the largest message accepted from the server, in bytes.
         connect_timeout: seconds allowed for the TCP, TLS and HTTP upgrade handshakes.
         compress: offer permessage-deflate (WebSocket only); the server decides.
+        local_address: the local IP address to connect from (None: the system's choice).
         max_buffer: bytes the transport may hold for a server that reads slower than we
             write; past them it sets ``write_blocked`` (None: no bound).
         redactor: scrubs this connection's secrets (params, token, header values) out of
@@ -84,6 +86,7 @@ class TransportOptions:
     connect_timeout: float = 10.0
     compress: bool = False
     max_buffer: int | None = DEFAULT_MAX_BUFFER
+    local_address: str | None = None
     redactor: Redactor = field(default_factory=Redactor, repr=False)
 
     @property
@@ -223,6 +226,12 @@ def describe_os_error(exc: BaseException) -> str:
         if exc.strerror:
             return exc.strerror
     return str(exc) or type(exc).__name__
+
+
+def local_bind(address: str | None) -> tuple[str, int] | None:
+    """What ``create_connection``'s ``local_addr`` takes for a local IP address: the
+    address and any free port."""
+    return None if address is None else (address, 0)
 
 
 def guard(report: Callable[..., None], *args: Any) -> None:

@@ -58,6 +58,7 @@ from phoenix_fast.transports.base import (
     client_ssl,
     describe_os_error,
     guard,
+    local_bind,
 )
 
 __all__ = [
@@ -206,6 +207,7 @@ class LongPoll(Transport):
         )
         self._shown_url = redact_url(self.endpoint)
         self._redactor = options.redactor
+        self._local_address = options.local_address
         ndjson = _vsn_major(options.url) == 2
         # the default serializer always: custom encode/decode are ignored, as in the JS client
         self._codec = default_codec(2 if ndjson else 1)
@@ -429,7 +431,9 @@ class LongPoll(Transport):
         """
         session = self._session
         if session is None:
-            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=0)
+            connector = aiohttp.TCPConnector(
+                ssl=self._ssl, limit=0, local_addr=local_bind(self._local_address)
+            )
             session = self._session = aiohttp.ClientSession(
                 connector=connector, timeout=self._request_timeout
             )

@@ -33,6 +33,7 @@ from phoenix_fast.transports.base import (
     client_ssl,
     describe_os_error,
     guard,
+    local_bind,
 )
 
 __all__ = ["WebSocketTransport"]
@@ -224,6 +225,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
                 self._port,
                 ssl=ssl_context,
                 server_hostname=self._host if ssl_context is not None else None,
+                local_addr=local_bind(self._options.local_address),
             )
         except asyncio.CancelledError:
             raise
