@@ -66,7 +66,6 @@ FACADE = frozenset(
         "phoenix_fast.sync",
         "phoenix_fast._connection",
         "phoenix_fast._dispatch",
-        "phoenix_fast._lifecycle",
         "phoenix_fast._fallback",
         "phoenix_fast._stream",
         "phoenix_fast._handlers",
