@@ -25,6 +25,10 @@ __all__ = ["describe", "execute", "exit_status", "latency_names"]
 def target(scenario: Scenario, console: Console) -> Iterator[Scenario]:
     """The scenario with its URL: the given one, or an embedded reference server's (started
     in a child process, allowing ``channels_per_socket`` channels per socket)."""
+    if scenario.insecure:
+        from phoenix_fast.load.connection import insecure_warning
+
+        print(insecure_warning(), file=sys.stderr)
     if scenario.url is not None:
         yield scenario
         return
@@ -37,7 +41,10 @@ def target(scenario: Scenario, console: Console) -> Iterator[Scenario]:
             markup=False,
             highlight=False,
         )
-        yield replace(scenario, url=server.url)
+        url = server.url
+        if scenario.compress:  # the reference server offers deflate on /socket_compress
+            url = url.replace("/socket", "/socket_compress")
+        yield replace(scenario, url=url)
 
 
 def describe(scenario: Scenario) -> str:
