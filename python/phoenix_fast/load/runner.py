@@ -30,6 +30,8 @@ from phoenix_fast._types import CloseEvent
 from phoenix_fast.channel import Channel
 from phoenix_fast.load.connection import scrubber, socket_options
 from phoenix_fast.load.intervals import COUNT_FIELDS, LOOP_LAG, saturation
+from phoenix_fast.load.limits import LIMITS, classify
+from phoenix_fast.load.limits import note as limit_note
 from phoenix_fast.load.pushes import Pacer
 from phoenix_fast.load.scenario import Scenario, Spot, channel_spots, share
 from phoenix_fast.load.stats import Stats
@@ -221,6 +223,8 @@ class Runner:
         self.pacer = Pacer(scenario, self.stats, procs, limit, self._on_all_answered)
         self._logger = quiet_logger()
         self._scrub = scrubber(scenario).scrub
+        #: The limits hit (see :mod:`phoenix_fast.load.limits`), in the order first hit.
+        self._limits_hit: dict[str, None] = {}
         self._on_interval = on_interval
         #: Channels joined now; an outage (drop) in progress: since when, and how many
         #: channels were joined before it.
@@ -329,7 +333,7 @@ class Runner:
             slot = _Slot(socket, index)
             socket.on_open(functools.partial(self._on_open, slot))
             socket.on_close(functools.partial(self._on_close, slot))
-            socket.on_error(self._on_socket_error)
+            socket.on_error(functools.partial(self._on_socket_error, slot))
             self._slots.append(slot)
 
     async def _preflight(self) -> None:
@@ -570,10 +574,17 @@ class Runner:
                 self.stats.count("socket_drops")
                 self.stats.error(f"socket closed by the server (code {event.code})")
 
-    def _on_socket_error(self, error: BaseException) -> None:
-        if not self.closing:
-            self.stats.count("connect_failures")
+    def _on_socket_error(self, slot: _Slot, error: BaseException) -> None:
+        if self.closing:
+            return
+        self.stats.count("connect_failures")
+        limit = classify(error, connecting=not slot.open)
+        if limit is None:
             self.stats.error(f"socket error: {self._scrub(_describe(error))}")
+            return
+        # one limit is one fact: one error kind and one note, however many sockets hit it
+        self.stats.error(LIMITS[limit])
+        self._limits_hit.setdefault(limit, None)
 
     def _on_channel_error(self, _reason: Any) -> None:
         if not self.closing:
@@ -581,7 +592,7 @@ class Runner:
             self.stats.error("channel errored (phx_error: server crash or lost connection)")
 
     def _notes(self) -> list[str]:
-        notes = []
+        notes = [limit_note(limit) for limit in self._limits_hit]
         if self.too_many:
             notes.append(
                 f"the server refused {self.too_many} joins with '{TOO_MANY_CHANNELS}': its "
