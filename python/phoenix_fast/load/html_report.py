@@ -292,7 +292,7 @@ def distribution_charts(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[C
     line per run in ``runs`` (label, report)."""
     names: set[str] = set()
     for _label, report in runs:
-        names.update((report.get("histograms") or {}).keys())
+        names.update(n for n in (report.get("histograms") or {}) if not n.startswith("size:"))
     charts = []
     for group in distribution_groups(names):
         series = []

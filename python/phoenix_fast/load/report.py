@@ -108,6 +108,7 @@ def to_report(
             "events": counters.get("events_received", 0) / elapsed,
             "joins": joins / join_seconds if join_seconds else 0.0,
         },
+        **_presence(stats, elapsed),
         "generator_saturated": generator_saturated,
         "generator": {
             "saturated": generator_saturated,
@@ -116,9 +117,24 @@ def to_report(
             "cpu_pct_max": max((row.get("cpu_pct", 0.0) for row in intervals), default=0.0),
         },
         "intervals": intervals,
-        "latency_ms": {name: latency_summary(h) for name, h in sorted(stats.histograms.items())},
+        "latency_ms": {
+            name: latency_summary(h)
+            for name, h in sorted(stats.histograms.items())
+            if not name.startswith(SIZE_PREFIX)
+        },
         "histograms": {name: encode_histogram(h) for name, h in sorted(stats.histograms.items())},
     }
+
+
+#: Histograms of sizes (not latencies): kept for exact merges, left out of ``latency_ms``.
+SIZE_PREFIX = "size:"
+
+
+def _presence(stats: Stats, elapsed: float) -> dict[str, Any]:
+    from phoenix_fast.load.presence import summary
+
+    found = summary(stats.events, stats.histograms, elapsed)
+    return {} if found is None else {"presence": found}
 
 
 def run_versions() -> dict[str, str]:
@@ -302,7 +318,10 @@ def print_summary(console: Console, report: Mapping[str, Any]) -> None:
     timed = {name: figures for name, figures in latency.items() if name not in own}
     if timed:
         console.print(_latency_table(timed, "Latency (ms)"))
-        console.print(Text(LATENCY_LEGEND, style="dim"), soft_wrap=True)
+        legend = LATENCY_LEGEND
+        if any(name.startswith("presence:") for name in timed):
+            legend += " " + PRESENCE_LEGEND
+        console.print(Text(legend, style="dim"), soft_wrap=True)
     if own:
         console.print(_latency_table(own, "This generator (ms)"))
     errors = report.get("errors") or {}
@@ -323,6 +342,11 @@ def print_summary(console: Console, report: Mapping[str, Any]) -> None:
 
 
 #: What the latency names mean, printed under the latency table.
+PRESENCE_LEGEND = (
+    "presence:state runs from a join sent to the channel's first presence_state, "
+    "presence:self to its own user_id in its list, presence:propagation to a member's "
+    "user_id in another subscriber's list."
+)
 LATENCY_LEGEND = (
     "push:EVENT runs from each push's intended send time (its slot in the schedule) to its "
     "reply: what a user would have waited, late sends included. push:EVENT:service runs "
@@ -404,6 +428,16 @@ def _counts_table(report: Mapping[str, Any]) -> Table:
         "replies", f"{ok + error:,}", _rate(rates["replies"]), f"ok {ok:,}, error {error:,}"
     )
     table.add_row("events in", f"{counts.get('events_received', 0):,}", _rate(rates["events"]), "")
+    presence = report.get("presence")
+    if presence:
+        size = presence.get("state_size") or {}
+        table.add_row(
+            "presence diffs",
+            f"{presence.get('diffs', 0):,}",
+            _rate(presence.get("diffs_per_s", 0.0)),
+            f"{presence.get('states', 0):,} first states, {size.get('mean', 0):g} members "
+            f"on average (max {size.get('max', 0):,})",
+        )
     errors = sum(report.get("errors", {}).values())
     drops, reconnects = counts.get("socket_drops", 0), counts.get("socket_reconnects", 0)
     table.add_row("errors", f"{errors:,}", "", f"drops {drops:,}, reconnects {reconnects:,}")

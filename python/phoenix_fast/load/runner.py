@@ -32,6 +32,7 @@ from phoenix_fast.load.connection import scrubber, socket_options
 from phoenix_fast.load.intervals import COUNT_FIELDS, LOOP_LAG, saturation
 from phoenix_fast.load.limits import LIMITS, classify
 from phoenix_fast.load.limits import note as limit_note
+from phoenix_fast.load.presence import PresenceClock, PresenceWatch
 from phoenix_fast.load.pushes import Pacer
 from phoenix_fast.load.scenario import Scenario, Spot, channel_spots, share
 from phoenix_fast.load.stats import Stats
@@ -225,6 +226,7 @@ class Runner:
         self._scrub = scrubber(scenario).scrub
         #: The limits hit (see :mod:`phoenix_fast.load.limits`), in the order first hit.
         self._limits_hit: dict[str, None] = {}
+        self._presence_clock = PresenceClock()
         self._on_interval = on_interval
         #: Channels joined now; an outage (drop) in progress: since when, and how many
         #: channels were joined before it.
@@ -456,7 +458,11 @@ class Runner:
         topic, params = self._templates
         values = spot.values(self.proc)
         name = str(topic.render(values))
-        channel = slot.socket.channel(name, params.render(values))
+        join_params = params.render(values)
+        channel = slot.socket.channel(name, join_params)
+        if self.scenario.presence:
+            key = str(join_params.get("user_id"))
+            PresenceWatch(channel, name, key, self.stats, self._presence_clock)
         for event in self.scenario.subscribe:
             channel.on(event, _Counter(self.stats, event))
         channel.on_error(self._on_channel_error)

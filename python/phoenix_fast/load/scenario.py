@@ -165,6 +165,8 @@ class Scenario:
     compress: bool = False
     cacert: str | None = None
     insecure: bool = False
+    #: Join presence topics and measure them (see :mod:`phoenix_fast.load.presence`).
+    presence: bool = False
 
     @property
     def socket_count(self) -> int:
@@ -231,6 +233,16 @@ DEMO: tuple[dict[str, Any], ...] = (
     },
     {"duration": 10.0, "messages": None},
 )
+
+#: What ``--presence`` sets when the command line and the file leave it unset: each socket's
+#: channel ``i`` on ``presence:{i}`` (a topic per channel number, with every socket in it),
+#: one user per channel, and no pushes (the demo's pings go to echo topics).
+PRESENCE_DEFAULTS: dict[str, Any] = {
+    "topic": "presence:{i}",
+    "join_params": {"user_id": "user-{n}"},
+    "pushes": (),
+    "subscribe": (),
+}
 
 _KNOWN = {f.name for f in fields(Scenario)} - {"pushes", "stages"} | {"push", "stage"}
 
@@ -386,6 +398,9 @@ def build_scenario(
     """
     given = {k: v for k, v in (file_options or {}).items()}
     given.update({k: v for k, v in options.items() if v is not None})
+    if given.get("presence") is True:
+        for key, value in PRESENCE_DEFAULTS.items():
+            given.setdefault(key, value)
     if given.get("url") is None:
         for group in DEMO:
             if not any(key in given for key in group):
@@ -428,6 +443,7 @@ def check(scenario: Scenario) -> None:
     _check_stages(scenario)
     _check_templates(scenario)
     _check_thresholds(scenario)
+    _check_presence(scenario)
     from phoenix_fast.load.connection import check_connection
 
     check_connection(scenario)
@@ -571,6 +587,16 @@ def _check_stage(where: str, stage: Stage, channels: int, events: set[str]) -> N
         raise ScenarioError(
             f"{where}: rates name {unknown[0]!r}, which is not pushed "
             f"(pushed: {', '.join(sorted(events))})"
+        )
+
+
+def _check_presence(s: Scenario) -> None:
+    if not isinstance(s.presence, bool):
+        raise ScenarioError(f"presence must be true or false, not {s.presence!r}")
+    if s.presence and "user_id" not in s.join_params:
+        raise ScenarioError(
+            "--presence tracks each channel under the user_id of its join params: add one, "
+            'e.g. --join-params \'{"user_id": "user-{n}"}\''
         )
 
 

@@ -59,6 +59,8 @@ def describe(scenario: Scenario) -> str:
         parts.append("pushes " + ", ".join(f"{p.event} {p.rate:,g}/s" for p in scenario.pushes))
     if scenario.subscribe:
         parts.append("counting " + ", ".join(scenario.subscribe))
+    if scenario.presence:
+        parts.append("following presence")
     if scenario.messages is not None:
         parts.append(f"until {scenario.messages:,} pushes are answered")
     elif scenario.stages:
