@@ -98,6 +98,12 @@ def add_load_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         help="join presence topics ('presence:{i}', user_id 'user-{n}' unless set) and time "
         "the first presence_state, one's own entry and joins reaching other subscribers",
     )
+    add(
+        "--restart-every",
+        metavar="S",
+        type=float,
+        help="restart the embedded server every S seconds (no URL): a rejoin storm on purpose",
+    )
     add("--interval", metavar="S", type=float, help="seconds per row of results over time (1)")
     add("--csv", metavar="FILE", help="write the rows of results over time to FILE as they come")
     add("--messages", metavar="N", type=int, help="end after this many pushes are answered")
@@ -217,7 +223,7 @@ def cli_options(args: argparse.Namespace) -> dict[str, Any]:
         "url sockets channels channels_per_socket topic join_params socket_params join_rate "
         "ramp duration messages time_limit join_timeout push_timeout max_in_flight "
         "heartbeat procs connect_concurrency transport long_poll_fallback auth_token vsn "
-        "compress cacert insecure presence"
+        "compress cacert insecure presence restart_every"
     ).split()
     options = {name: getattr(args, name, None) for name in names}
     if getattr(args, "source_ip", None):

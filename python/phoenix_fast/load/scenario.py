@@ -167,6 +167,8 @@ class Scenario:
     insecure: bool = False
     #: Join presence topics and measure them (see :mod:`phoenix_fast.load.presence`).
     presence: bool = False
+    #: Restart the embedded server every this many seconds (a rejoin storm on purpose).
+    restart_every: float | None = None
 
     @property
     def socket_count(self) -> int:
@@ -444,6 +446,7 @@ def check(scenario: Scenario) -> None:
     _check_templates(scenario)
     _check_thresholds(scenario)
     _check_presence(scenario)
+    _check_restart(scenario)
     from phoenix_fast.load.connection import check_connection
 
     check_connection(scenario)
@@ -597,6 +600,19 @@ def _check_presence(s: Scenario) -> None:
         raise ScenarioError(
             "--presence tracks each channel under the user_id of its join params: add one, "
             'e.g. --join-params \'{"user_id": "user-{n}"}\''
+        )
+
+
+def _check_restart(s: Scenario) -> None:
+    every = s.restart_every
+    if every is None:
+        return
+    if isinstance(every, bool) or not isinstance(every, (int, float)) or every <= 0:
+        raise ScenarioError(f"--restart-every must be a number of seconds > 0, not {every!r}")
+    if s.url is not None:
+        raise ScenarioError(
+            "--restart-every restarts the embedded server (no URL); against your server, cut "
+            "every connection with phoenix_fast.testing.FaultProxy (see the load-testing guide)"
         )
 
 

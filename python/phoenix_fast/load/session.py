@@ -4,6 +4,7 @@ URL, the live display, the run (in-process or ``--procs``), the summary and the 
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -21,10 +22,44 @@ from phoenix_fast.load.scenario import PHOENIX_MAX_CHANNELS, Scenario
 __all__ = ["describe", "execute", "exit_status", "latency_names"]
 
 
+class _Restarter:
+    """Restarts ``server`` (on the same port) every ``every`` seconds, in a thread, until
+    :meth:`stop`: the clients' sockets drop at once and reconnect and rejoin together."""
+
+    def __init__(self, server: Any, every: float) -> None:
+        self.server, self.every = server, every
+        self.restarts = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="restart-every", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.server.stop()
+            if self._stop.is_set():
+                break
+            self.server.start()
+            self.restarts += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def note(self) -> str:
+        return (
+            f"the embedded server was restarted {self.restarts} time(s), every "
+            f"{self.every:g} s (--restart-every): the recovery and rejoin figures are its "
+            "rejoin storms"
+        )
+
+
 @contextmanager
-def target(scenario: Scenario, console: Console) -> Iterator[Scenario]:
+def target(
+    scenario: Scenario, console: Console, notes: list[str] | None = None
+) -> Iterator[Scenario]:
     """The scenario with its URL: the given one, or an embedded reference server's (started
-    in a child process, allowing ``channels_per_socket`` channels per socket)."""
+    in a child process, allowing ``channels_per_socket`` channels per socket; restarted every
+    ``restart_every`` seconds if set, which adds a line to ``notes``)."""
     if scenario.insecure:
         from phoenix_fast.load.connection import insecure_warning
 
@@ -44,7 +79,15 @@ def target(scenario: Scenario, console: Console) -> Iterator[Scenario]:
         url = server.url
         if scenario.compress:  # the reference server offers deflate on /socket_compress
             url = url.replace("/socket", "/socket_compress")
-        yield replace(scenario, url=url)
+        every = scenario.restart_every
+        restarter = _Restarter(server, every) if every else None
+        try:
+            yield replace(scenario, url=url)
+        finally:
+            if restarter is not None:
+                restarter.stop()
+                if notes is not None:
+                    notes.append(restarter.note())
 
 
 def describe(scenario: Scenario) -> str:
@@ -135,8 +178,9 @@ def execute(
             writer = CsvWriter(csv_path, latency_names(scenario))
         except OSError as exc:
             return _error(f"cannot write --csv {csv_path}: {exc.strerror} (give a writable path)")
+    extra_notes: list[str] = []
     try:
-        with target(scenario, err) as aimed:
+        with target(scenario, err, extra_notes) as aimed:
             err.print(
                 f"phoenix-fast load: {describe(aimed)}",
                 soft_wrap=True,
@@ -152,7 +196,10 @@ def execute(
         if writer is not None:
             writer.close()
     report = to_report(
-        result.stats, aimed.to_dict(), stopped_by=result.stopped_by, notes=result.notes
+        result.stats,
+        aimed.to_dict(),
+        stopped_by=result.stopped_by,
+        notes=[*result.notes, *extra_notes],
     )
     if aimed.thresholds:
         from phoenix_fast.load.thresholds import evaluate
