@@ -99,10 +99,14 @@ async def test_cacert_trusts_a_private_certificate(
     assert {entry.transport for entry in server.connect_log} == {transport}
 
 
-async def test_insecure_skips_verification(phoenix_server_factory: Factory, tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["websocket", "longpoll"])
+async def test_insecure_skips_verification(
+    phoenix_server_factory: Factory, tmp_path: Path, transport: str
+) -> None:
     server = phoenix_server_factory()
     async with Front(server.port, tls=make_certificate(tmp_path)) as front:
-        assert_answered(await run(front.url(), insecure=True))
+        assert_answered(await run(front.url(), insecure=True, transport=transport))
+    assert {entry.transport for entry in server.connect_log} == {transport}
 
 
 def test_connection_options_from_a_scenario_file(tmp_path: Path) -> None:

@@ -102,6 +102,8 @@ def describe(scenario: Scenario) -> str:
         parts.append("pushes " + ", ".join(f"{p.event} {p.rate:,g}/s" for p in scenario.pushes))
     if scenario.subscribe:
         parts.append("counting " + ", ".join(scenario.subscribe))
+    if scenario.transport != "websocket":
+        parts.append(f"over {scenario.transport}")
     if scenario.presence:
         parts.append("following presence")
     if scenario.messages is not None:
