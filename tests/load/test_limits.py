@@ -103,6 +103,7 @@ async def test_a_refusing_server_is_named_once(phoenix_server_factory: Factory) 
     await wait_for(lambda: counters["joins_ok"] == 6, timeout=20)
     server.stop()
     await wait_for(lambda: counters["connect_failures"] >= 6, timeout=20)
+    assert runner.snapshot()[limits.LIMIT_PREFIX + limits.REFUSED] >= 6  # shown live
     server.start()
     await wait_for(lambda: counters["recoveries"] >= 1, timeout=30)
     runner.stop("test")

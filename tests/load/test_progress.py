@@ -64,3 +64,14 @@ def test_a_saturated_generator_is_flagged_live() -> None:
         progress.update({**SNAPSHOT, "generator_saturated": 1, "generator_cpu_pct": 97})
     text = out.getvalue()
     assert "saturated" in text and "CPU 97%" in text and "try --procs" in text
+
+
+def test_a_limit_is_named_live() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120)
+    with Progress(console, planned_sockets=3, planned_channels=30) as progress:
+        progress.update({**SNAPSHOT, "limit:open files": 317})
+    text = out.getvalue()
+    assert (
+        "limit hit" in text and "317" in text and "open files (the fix is in the summary)" in text
+    )

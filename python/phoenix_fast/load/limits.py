@@ -14,12 +14,24 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
-__all__ = ["EPHEMERAL_PORTS", "LIMITS", "OPEN_FILES", "REFUSED", "SYSTEM_FILES", "classify", "note"]
+__all__ = [
+    "EPHEMERAL_PORTS",
+    "LIMITS",
+    "LIMIT_PREFIX",
+    "OPEN_FILES",
+    "REFUSED",
+    "SYSTEM_FILES",
+    "classify",
+    "note",
+]
 
 OPEN_FILES = "open files"
 SYSTEM_FILES = "system file table"
 EPHEMERAL_PORTS = "ephemeral ports"
 REFUSED = "server refusing connections"
+
+#: A live snapshot's key for a limit hit (its value: the failures it caused so far).
+LIMIT_PREFIX = "limit:"
 
 #: Each limit's error kind (the row of the errors table that counts it).
 LIMITS: dict[str, str] = {

@@ -108,6 +108,13 @@ class Progress:
                 f"CPU {snap.get('generator_cpu_pct', 0)}%",
                 "this client is the limit (see the summary); try --procs",
             )
+        for key, failures in snap.items():
+            if key.startswith("limit:"):
+                table.add_row(
+                    "[bold red]limit hit[/]",
+                    f"{failures:,}",
+                    f"{key[len('limit:') :]} (the fix is in the summary)",
+                )
         drops, reconnects = snap.get("socket_drops", 0), snap.get("socket_reconnects", 0)
         table.add_row(
             "errors", f"{snap.get('errors', 0):,}", f"drops {drops:,}, reconnects {reconnects:,}"

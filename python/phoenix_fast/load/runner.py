@@ -30,7 +30,7 @@ from phoenix_fast._types import CloseEvent
 from phoenix_fast.channel import Channel
 from phoenix_fast.load.connection import scrubber, socket_options
 from phoenix_fast.load.intervals import COUNT_FIELDS, LOOP_LAG, saturation
-from phoenix_fast.load.limits import LIMITS, classify
+from phoenix_fast.load.limits import LIMIT_PREFIX, LIMITS, classify
 from phoenix_fast.load.limits import note as limit_note
 from phoenix_fast.load.presence import PresenceClock, PresenceWatch
 from phoenix_fast.load.pushes import Pacer
@@ -259,6 +259,9 @@ class Runner:
         snap["channels"] = joined
         snap["in_flight"] = self.pacer.in_flight
         snap.update(self._live)
+        errors = self.stats.errors
+        for limit in self._limits_hit:  # the live display names them as they are hit
+            snap[LIMIT_PREFIX + limit] = errors.get(LIMITS[limit], 0)
         return snap
 
     # -- joined channels and recovery ----------------------------------------------------
