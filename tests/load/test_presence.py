@@ -3,16 +3,19 @@ its size, one's own entry, diffs, and joins reaching the other subscribers."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
-from phoenix_fast.load.report import to_report
+from phoenix_fast.load.html_report import write_html
+from phoenix_fast.load.report import print_summary, to_report
 from phoenix_fast.load.runner import Runner
 from phoenix_fast.load.scenario import ScenarioError, build_scenario, load_toml
 
 
-async def test_presence_figures(phoenix_url: str) -> None:
+async def test_presence_figures(phoenix_url: str, tmp_path: Path) -> None:
     sockets, per_socket = 4, 3  # 3 topics presence:0..2, each with the 4 sockets in it
     scenario = build_scenario(
         {"url": phoenix_url, "presence": True, "sockets": sockets,
@@ -46,6 +49,15 @@ async def test_presence_figures(phoenix_url: str) -> None:
     assert "size:presence_state" not in report["latency_ms"]
     assert "size:presence_state" in report["histograms"]  # kept for exact merges
     assert report["scenario"]["join_params"] == {"user_id": "***"}
+    out = io.StringIO()
+    print_summary(Console(file=out, width=200), report)
+    summary = out.getvalue()
+    assert "presence diffs" in summary and "presence:propagation" in summary
+    assert f"{channels} first states" in summary
+    page = tmp_path / "p.html"
+    write_html(page, report, [])
+    html = page.read_text()
+    assert "presence:propagation" in html and "size:presence_state" not in html
 
 
 def test_presence_from_a_scenario_file(tmp_path: Path) -> None:
