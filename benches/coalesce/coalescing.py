@@ -13,6 +13,9 @@ taken by one read:
   reports the socket readable until that many bytes are queued; a 1 ms timer sets it back to
   1, which signals readability at once if anything is queued (Linux's ``tcp_set_rcvlowat``).
 
+``smallwindow`` (a 32 KiB ``SO_RCVBUF`` and ``defer1ms-stream``) probes the one lever that did
+change the server's cost: a window that fills.
+
 Each variant has a ``stream`` form that defers only when the small read looks like one-way
 streaming: the previous read was less than ``STREAM_GAP`` ago and we wrote nothing since (a
 request/reply exchange such as S4 writes between reads, sparse traffic has long gaps).
@@ -112,6 +115,21 @@ class Defer5ms(Defer):
     delay = 0.005
 
 
+class SmallWindow(Defer1ms):
+    """A probe of the one lever that changed the server's cost in ``raw_reader.py``: a
+    32 KiB receive buffer, and a 1 ms pause after small streaming reads, so that the window
+    fills and the sender's writes queue behind it. Not a candidate: it caps throughput at
+    about 32 KiB per pause and a small buffer cannot fill a long path."""
+
+    stream_only = True
+
+    def connection_made(self, transport: Any) -> None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+        super().connection_made(transport)
+
+
 class LowWater(CoalescingTransport):
     delay = 0.001
 
@@ -156,4 +174,5 @@ VARIANTS: dict[str, type[CoalescingTransport]] = {
     "defer-stream": DeferStream,
     "defer1ms-stream": Defer1msStream,
     "lowat-stream": LowWaterStream,
+    "smallwindow": SmallWindow,
 }
