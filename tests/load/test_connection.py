@@ -94,8 +94,11 @@ async def test_cacert_trusts_a_private_certificate(
         result = await run(front.url(), cacert=str(cert), transport=transport)
         assert_answered(result)
         # without the CA, the certificate is refused at the first connection, in one line
-        with pytest.raises(LoadError, match=r"certificate verify failed|CERTIFICATE_VERIFY"):
+        with pytest.raises(
+            LoadError, match=r"certificate verify failed|CERTIFICATE_VERIFY"
+        ) as info:
             await run(front.url(), transport=transport)
+        assert "--cacert FILE" in str(info.value) and "\n" not in str(info.value)
     assert {entry.transport for entry in server.connect_log} == {transport}
 
 
@@ -144,6 +147,7 @@ def test_connection_options_from_a_scenario_file(tmp_path: Path) -> None:
         ({"long_poll_fallback": 0}, "> 0"),
         ({"long_poll_fallback": 2, "transport": "longpoll"}, "drop it with --transport longpoll"),
         ({"cacert": "ca.pem"}, "drop --cacert or give a wss:// URL"),
+        ({"compress": True, "transport": "longpoll"}, "drop it with --transport longpoll"),
         ({"insecure": True, "url": None}, "the embedded server speaks plain ws://"),
         ({"url": "wss://h/s", "insecure": True, "cacert": "x"}, "give one"),
         ({"url": "wss://h/s", "cacert": "/no/such/ca.pem"}, "cannot load the certificate"),

@@ -88,6 +88,10 @@ def check_connection(s: Scenario) -> None:
                 "--long-poll-fallback falls back from WebSocket to LongPoll: drop it with "
                 "--transport longpoll"
             )
+    if s.compress is True and s.transport == "longpoll":
+        raise ScenarioError(
+            "--compress is WebSocket's per-message deflate: drop it with --transport longpoll"
+        )
     if s.auth_token is not None and (not isinstance(s.auth_token, str) or not s.auth_token):
         raise ScenarioError("--auth-token must be a non-empty string")
     for name in ("compress", "insecure"):

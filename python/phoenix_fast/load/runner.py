@@ -350,8 +350,10 @@ class Runner:
             await asyncio.wait_for(slot.socket.connect(), self.scenario.join_timeout)
         except (Exception, asyncio.TimeoutError) as exc:
             await self._close_sockets()
-            shown = redact_url(self.url)
-            raise LoadError(f"cannot connect to {shown}: {self._scrub(_describe(exc))}") from None
+            shown, why = redact_url(self.url), self._scrub(_describe(exc))
+            if "CERTIFICATE_VERIFY_FAILED" in why or "certificate verify failed" in why:
+                why += " (trust the server's CA with --cacert FILE, or skip checks: --insecure)"
+            raise LoadError(f"cannot connect to {shown}: {why}") from None
         self.stats.record("connect", (time.perf_counter() - started) * 1e6)
 
     async def _wait_for_end(self, sc: Scenario) -> None:
