@@ -17,7 +17,7 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +172,8 @@ def main(argv: list[str]) -> int:
     url, scenario, variant = argv[:3]
     n = int(argv[3]) if len(argv) == 4 else DEFAULT_N[scenario]
     run = Run(url, VARIANTS[variant])
-    scenario_fn: Callable[[int], Awaitable[dict[str, Any]]] = getattr(run, scenario)
+    scenario_fn: Callable[[int], Coroutine[Any, Any, dict[str, Any]]] = getattr(run, scenario)
+    result: dict[str, Any]
     try:
         import uvloop
 

@@ -17,7 +17,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from coalescing import VARIANTS
 from one_frame_server import (
     COUNTERS,
-    MARK,
     accept_loop,
     burst_frames,
     parse_frames,
@@ -25,7 +24,7 @@ from one_frame_server import (
 )
 from py_client import Run
 
-from phoenix_fast.testing.burst import CountedFrame
+from phoenix_fast.testing.burst import MARK, CountedFrame
 
 
 def masked(opcode: int, data: bytes, mask: bytes = b"\x01\x02\x03\x04") -> bytes:
