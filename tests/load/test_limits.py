@@ -42,6 +42,18 @@ def connect_error(cause: BaseException | None = None, status: int | None = None)
         (connect_error(status=503), True, limits.REFUSED),
         (connect_error(status=403), True, None),
         (connect_error(TimeoutError()), True, None),
+        # LongPoll's failures keep only the text of their cause
+        (
+            ConnectError("the poll failed: cannot connect to h:1 (Connection refused)"),
+            True,
+            limits.REFUSED,
+        ),
+        (ConnectError("the poll failed: [Errno 24] Too many open files"), True, limits.OPEN_FILES),
+        (ConnectError("x: Too many open files in system"), True, limits.SYSTEM_FILES),
+        (ConnectError("x: Cannot assign requested address"), True, limits.EPHEMERAL_PORTS),
+        (RuntimeError("unhandled LongPoll status 503"), True, limits.REFUSED),
+        (RuntimeError("server rejected WebSocket connection: HTTP 503"), True, limits.REFUSED),
+        (RuntimeError("the server answered status 5030"), True, None),
     ],
 )
 def test_classify(error: BaseException, connecting: bool, limit: str | None) -> None:
@@ -90,12 +102,15 @@ def test_open_file_limit_is_named_once(tmp_path: Path) -> None:
     assert done.stdout.count("open-file limit") == 1  # the summary names it once
 
 
-async def test_a_refusing_server_is_named_once(phoenix_server_factory: Factory) -> None:
+@pytest.mark.parametrize("transport", ["websocket", "longpoll"])
+async def test_a_refusing_server_is_named_once(
+    phoenix_server_factory: Factory, transport: str
+) -> None:
     """The server goes away mid-run: the reconnects are refused; one note, then recovery."""
     server = phoenix_server_factory()
     scenario = build_scenario(
         {"url": server.url, "sockets": 3, "channels": 6, "topic": "echo:{n}",
-         "duration": 60.0, "heartbeat": 0}
+         "duration": 60.0, "heartbeat": 0, "transport": transport}
     )  # fmt: skip
     runner = Runner(scenario)
     task = asyncio.create_task(runner.run())

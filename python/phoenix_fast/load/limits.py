@@ -12,6 +12,7 @@ one an error is (the cause chain of a :class:`~phoenix_fast.errors.ConnectError`
 from __future__ import annotations
 
 import errno
+import re
 from pathlib import Path
 
 __all__ = [
@@ -71,6 +72,29 @@ def classify(error: BaseException, *, connecting: bool = True) -> str | None:
         if getattr(current, "status", None) == 503:
             return REFUSED
         current = current.__cause__ or current.__context__
+    return _from_text(str(error), connecting)
+
+
+#: What the messages say when the error's cause was not kept (LongPoll's HTTP client reports
+#: its failures as text): checked in this order.
+_TEXTS = (
+    ("too many open files in system", SYSTEM_FILES),
+    ("too many open files", OPEN_FILES),
+    ("cannot assign requested address", EPHEMERAL_PORTS),
+    ("connection refused", REFUSED),
+)
+_STATUS_503 = re.compile(r"\b(?:status|HTTP)[ /:]*503\b|\(503\)", re.IGNORECASE)
+
+
+def _from_text(text: str, connecting: bool) -> str | None:
+    lowered = text.lower()
+    for words, limit in _TEXTS:
+        if words in lowered:
+            return limit
+    if _STATUS_503.search(text):
+        return REFUSED
+    if connecting and "connection reset" in lowered:
+        return REFUSED
     return None
 
 
