@@ -91,10 +91,6 @@ MULTI_TESTS := tests/client tests/test_exports.py tests/test_packaging.py
 # uvloop, not 3.11+) this test ends with an SSL transport reported unclosed (a ResourceWarning
 # at teardown, an error under filterwarnings = error).
 MULTI_DESELECT_3.10 := 'tests/client/test_websocket_transport.py::test_wss_verifies_certificates_by_default[asyncio]'
-# On 3.12 and 3.13 with uvloop, FaultProxy.close() hangs in about half of the runs of this test
-# (never with asyncio's loop, never on 3.11): a tracked link task never finishes.
-MULTI_DESELECT_3.12 := 'tests/client/test_integration_faults.py::test_the_readme_example[uvloop]'
-MULTI_DESELECT_3.13 := $(MULTI_DESELECT_3.12)
 
 .PHONY: test-pythons
 test-pythons: install ## the client's tests on each of OTHER_PYTHONS, from its own wheel

@@ -255,8 +255,7 @@ class Link:
         await self._done.wait()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for writer in (self._client_writer, self._server_writer):
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+            await FaultProxy._wait_writer(writer)
 
 
 class FaultProxy:
@@ -398,7 +397,11 @@ class FaultProxy:
             link.cut()
         await asyncio.gather(*(link._wait_closed() for link in links))
         while self._closing:
-            await asyncio.gather(*self._closing, return_exceptions=True)
+            tasks = list(self._closing)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            # gather of finished tasks completes eagerly on Python 3.12+ (no yield to the
+            # loop, so their done callbacks would never run): drop them here
+            self._closing.difference_update(tasks)
         await server.wait_closed()
 
     async def __aenter__(self) -> FaultProxy:
