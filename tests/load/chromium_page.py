@@ -99,7 +99,10 @@ class _Cdp:
 
 @asynccontextmanager
 async def _browser(executable: str) -> AsyncIterator[int]:
-    with tempfile.TemporaryDirectory(prefix="phoenix-fast-chromium-") as profile:
+    # Chromium's helper processes may still write to the profile as the browser exits
+    with tempfile.TemporaryDirectory(
+        prefix="phoenix-fast-chromium-", ignore_cleanup_errors=True
+    ) as profile:
         process = await asyncio.create_subprocess_exec(
             executable,
             *FLAGS,
