@@ -65,7 +65,8 @@ def test_each_note_names_its_fix() -> None:
     files = limits.note(limits.OPEN_FILES)
     assert f"soft limit {soft}" in files and "--procs" in files
     assert ("ulimit -n" in files) == (soft != hard)
-    assert "net.ipv4.ip_local_port_range" in limits.note(limits.EPHEMERAL_PORTS)
+    ports = limits.note(limits.EPHEMERAL_PORTS)
+    assert "net.ipv4.ip_local_port_range" in ports and "--source-ip" in ports
     assert "fs.file-max" in limits.note(limits.SYSTEM_FILES)
     assert "raise the server's limits" in limits.note(limits.REFUSED)
     assert all("\n" not in limits.note(name) for name in limits.LIMITS)

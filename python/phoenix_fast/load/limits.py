@@ -125,8 +125,9 @@ def note(limit: str) -> str:
             "ephemeral ports ran out (EADDRNOTAVAIL, Cannot assign requested address): one "
             f"source address reaches one server address:port through its local {span}. "
             "Fix: widen net.ipv4.ip_local_port_range "
-            "(`sudo sysctl -w net.ipv4.ip_local_port_range='1024 65535'`), or connect from "
-            "more source addresses"
+            "(`sudo sysctl -w net.ipv4.ip_local_port_range='1024 65535'`), or bind the sockets "
+            "to more source addresses with --source-ip (e.g. --source-ip 127.0.0.2-127.0.0.9 "
+            "to a server on this machine)"
         )
     return (
         "the server refused connections (connection refused, reset before the handshake, or "
