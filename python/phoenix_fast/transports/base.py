@@ -13,6 +13,7 @@ the options, never Phoenix's semantics (channels, refs, heartbeats).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import ssl as _ssl
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from phoenix_fast import _native
 
 __all__ = [
+    "DrainWaiters",
     "Transport",
     "TransportFactory",
     "TransportHandler",
@@ -212,6 +214,28 @@ def client_ssl(option: _ssl.SSLContext | bool | None, scheme: str) -> _ssl.SSLCo
     if option is False:
         raise ValueError(f"ssl=False cannot be used with {scheme}://; pass an SSLContext instead")
     return default_ssl_context()
+
+
+class DrainWaiters:
+    """The coroutines waiting in a transport's ``drain()`` until writes are unblocked."""
+
+    __slots__ = ("_waiters",)
+
+    def __init__(self) -> None:
+        self._waiters: list[asyncio.Future[None]] = []
+
+    async def wait(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Waits until :meth:`wake` is called."""
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        await waiter
+
+    def wake(self) -> None:
+        """Lets every waiter go (writes are unblocked, or the connection closed)."""
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 def describe_os_error(exc: BaseException) -> str:

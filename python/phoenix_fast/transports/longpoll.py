@@ -52,6 +52,7 @@ from phoenix_fast.errors import (
 from phoenix_fast.message import Message
 from phoenix_fast.serializers.native import default_codec
 from phoenix_fast.transports.base import (
+    DrainWaiters,
     Transport,
     TransportHandler,
     TransportOptions,
@@ -223,7 +224,7 @@ class LongPoll(Transport):
         #: characters in ``_out`` (frames are ASCII JSON or base64: bytes on the wire)
         self._out_size = 0
         self._max_buffer = options.max_buffer
-        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._drainers = DrainWaiters()
         self._session: aiohttp.ClientSession | None = None
         self._poster: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
@@ -253,18 +254,12 @@ class LongPoll(Transport):
         return self._out_size
 
     async def drain(self) -> None:
-        if not self.write_blocked or self._state is not _OPEN:
-            return
-        waiter = self._loop.create_future()
-        self._drain_waiters.append(waiter)
-        await waiter
+        if self.write_blocked and self._state is _OPEN:
+            await self._drainers.wait(self._loop)
 
     def _wake_drainers(self) -> None:
         self.write_blocked = False
-        waiters, self._drain_waiters = self._drain_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        self._drainers.wake()
 
     @property
     def session_token(self) -> str | None:

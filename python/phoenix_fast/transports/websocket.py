@@ -27,6 +27,7 @@ from phoenix_fast._states import SocketState
 from phoenix_fast.errors import ConnectError, DecodeError, ProtocolError
 from phoenix_fast.message import Message
 from phoenix_fast.transports.base import (
+    DrainWaiters,
     Transport,
     TransportHandler,
     TransportOptions,
@@ -75,7 +76,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         #: bytes of the frames held in ``_out`` while writing is paused
         self._held = 0
         self._max_buffer = options.max_buffer
-        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._drainers = DrainWaiters()
         #: our close frame (or the echo of the server's) went out: nothing more is written
         self._close_sent = False
         self._error_reported = False
@@ -102,11 +103,8 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         return queued
 
     async def drain(self) -> None:
-        if not self.write_blocked or self.ready_state is not _OPEN:
-            return
-        waiter = self._loop.create_future()
-        self._drain_waiters.append(waiter)
-        await waiter
+        if self.write_blocked and self.ready_state is _OPEN:
+            await self._drainers.wait(self._loop)
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -117,7 +115,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         self.write_blocked = False
         self._flush()
         if not self._write_paused:
-            self._wake_drainers()
+            self._drainers.wake()
 
     def _hold(self, size: int) -> None:
         """A frame stays in ``_out`` while writing is paused; past ``max_buffer`` (held
@@ -127,12 +125,6 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         if limit is not None and self._transport is not None:
             if self._held + self._transport.get_write_buffer_size() >= limit:
                 self.write_blocked = True
-
-    def _wake_drainers(self) -> None:
-        waiters, self._drain_waiters = self._drain_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
 
     def send(self, message: Message) -> None:
         if self._encode is not None:
@@ -382,7 +374,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         self._out.clear()
         self._held = 0
         self.write_blocked = False
-        self._wake_drainers()
+        self._drainers.wake()
         if not self._close_reported:
             self._close_reported = True
             self._handler.transport_close(code, reason, was_clean)
