@@ -127,18 +127,10 @@ def _on_signals(stop: asyncio.Event) -> None:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    from phoenix_fast.testing import ReferenceServer, ServerConfig
+    from phoenix_fast.testing import ReferenceServer
+    from phoenix_fast.testing.config import config_from_args
 
-    config = ServerConfig(
-        host=args.host,
-        port=args.port,
-        max_channels=args.max_channels,
-        idle_timeout=args.idle_timeout,
-        longpoll_window=args.longpoll_window,
-        longpoll_session_timeout=args.longpoll_session_timeout,
-        max_frame_size=args.max_frame_size,
-        close_timeout=args.close_timeout,
-    )
+    config = config_from_args(args)
     stop = asyncio.Event()
     _on_signals(stop)
     async with ReferenceServer(config) as server:

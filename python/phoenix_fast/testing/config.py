@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ServerConfig"]
+__all__ = ["ServerConfig", "config_from_args"]
 
 
 @dataclass(frozen=True)
@@ -54,3 +54,19 @@ class ServerConfig:
     def replace(self, **changes: Any) -> ServerConfig:
         """A copy with ``changes`` applied (unknown names raise TypeError)."""
         return dataclasses.replace(self, **changes)
+
+
+def config_from_args(args: Any, workers: int = 1) -> ServerConfig:
+    """The configuration that ``phoenix-fast serve``'s options describe (``args`` is its
+    ``argparse.Namespace``); ``workers`` is how many processes share the port."""
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        max_channels=args.max_channels,
+        idle_timeout=args.idle_timeout,
+        longpoll_window=args.longpoll_window,
+        longpoll_session_timeout=args.longpoll_session_timeout,
+        max_frame_size=args.max_frame_size,
+        close_timeout=args.close_timeout,
+        workers=workers,
+    )

@@ -178,19 +178,10 @@ def _reap(proc: subprocess.Popen[str]) -> None:
 
 
 async def _serve_one(args: argparse.Namespace) -> None:
-    from . import ReferenceServer, ServerConfig
+    from . import ReferenceServer
+    from .config import config_from_args
 
-    config = ServerConfig(
-        host=args.host,
-        port=args.port,
-        max_channels=args.max_channels,
-        idle_timeout=args.idle_timeout,
-        longpoll_window=args.longpoll_window,
-        longpoll_session_timeout=args.longpoll_session_timeout,
-        max_frame_size=args.max_frame_size,
-        close_timeout=args.close_timeout,
-        workers=args.workers,
-    )
+    config = config_from_args(args, workers=args.workers)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
