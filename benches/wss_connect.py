@@ -11,14 +11,15 @@ a TLS front in this process forwards to the reference server.
 import asyncio
 import os
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import phoenix_fast
 from phoenix_fast import Socket
 from phoenix_fast.testing import ServerThread
+from phoenix_fast.testing.tls import self_signed_certificate
 from phoenix_fast.transports import base
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 300
@@ -73,29 +74,8 @@ async def run(port, per_connection):
 
 
 def trust_a_local_certificate(folder: str) -> None:
-    cert, key = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-keyout",
-            key,
-            "-out",
-            cert,
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert_path, key_path = self_signed_certificate(Path(folder))
+    cert, key = str(cert_path), str(key_path)
     system = ssl.get_default_verify_paths().openssl_cafile
     bundle = os.path.join(folder, "bundle.pem")
     with open(bundle, "wb") as out:

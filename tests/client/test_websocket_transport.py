@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import ssl as _ssl
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ from raw_server import RawServer, idle
 
 from phoenix_fast.errors import ConnectError, WebSocketProtocolError
 from phoenix_fast.socket import Socket
+from phoenix_fast.testing.tls import self_signed_certificate
 from phoenix_fast.testing.waiting import scaled, wait_for
 from phoenix_fast.transports.websocket import FLUSH_EVERY
 
@@ -264,17 +263,10 @@ async def test_a_refused_port_is_a_connect_error() -> None:
 @pytest.fixture
 def certificate(tmp_path: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (made with the openssl command)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return cert, key
+    try:
+        return self_signed_certificate(tmp_path)
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
 
 
 async def test_wss_verifies_certificates_by_default(certificate: tuple[Path, Path]) -> None:
