@@ -152,6 +152,15 @@ $(RUST_PEER): benches/rust_peer/Cargo.toml benches/rust_peer/Cargo.lock benches/
 .PHONY: rust-peer
 rust-peer: $(RUST_PEER) ## build the Rust client's scenario runner (phoenix_channels_client, for bench-scenarios)
 
+ACCEPTOR := benches/acceptor/target/release/acceptor
+
+$(ACCEPTOR): benches/acceptor/Cargo.toml benches/acceptor/Cargo.lock $(wildcard benches/acceptor/src/*.rs)
+	cargo build --release --locked --quiet --manifest-path benches/acceptor/Cargo.toml
+	touch $@
+
+.PHONY: acceptor
+acceptor: $(ACCEPTOR) ## build the minimal Phoenix acceptor (the server that keeps up, for benches/connect_storm.py)
+
 .PHONY: bench-scenarios
 bench-scenarios: build js rust-peer ## client scenarios S1-S5, phoenix_fast against the JS and Rust clients in one run
 	mkdir -p .benchmarks
