@@ -23,13 +23,29 @@ Every join, push and connect is reported as a Locust request of type ``phoenix``
 subscribed events are reported as ``phoenix-event`` requests named ``event:<event>``
 (response time: the age of the payload's ``ts`` field, Unix milliseconds, if it has one).
 
+What the socket does on its own between the user's calls is reported too, from the socket's
+observer (``Socket(..., observer=...)``), also as ``phoenix`` requests:
+
+- ``drop``: a failure each time an open connection is lost without the user closing it
+  (the server closed it, the network cut it, a heartbeat went unanswered); the error
+  carries the close code. Its response time is 0.
+- ``reconnect``: the socket connected again after a drop; its response time is how long the
+  user was disconnected (from the drop to the new connection). An attempt that fails in
+  between is a ``reconnect`` failure (response time: disconnected so far).
+- ``rejoin``: a channel sent its join again (after a drop, or after the server crashed it)
+  and got its answer; the response time is the rejoin's round trip, a refusal or a timeout
+  is a failure.
+
+A run without drops shows none of these rows.
+
 How it works: the asyncio client runs in the process's one background loop thread (a real
 OS thread, with uvloop when installed; see ``phoenix_fast._loop_thread``, shared with
 ``phoenix_fast.sync``), started on first use. Greenlets submit coroutines to its loop and
 wait on a gevent event that the loop thread sets through the hub's
 ``run_callback_threadsafe``, so waiting never blocks the other greenlets. An event's age is
-taken in the loop thread when the message arrives; the reports themselves are batched and
-fired from a greenlet every half second.
+taken in the loop thread when the message arrives, as are the observer's drops,
+reconnects and rejoins; the reports themselves are batched and fired from a greenlet every
+half second.
 """
 
 from __future__ import annotations
@@ -37,7 +53,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import gevent  # type: ignore[import-untyped]
@@ -48,6 +64,7 @@ from locust.env import Environment
 from phoenix_fast import Socket
 from phoenix_fast._loop_thread import LoopThread
 from phoenix_fast.channel import Channel
+from phoenix_fast.errors import ConnectionClosed, JoinError, PushTimeout
 from phoenix_fast.load.runner import quiet_logger
 
 __all__ = ["GEVENT_WAITER", "GeventWaiter", "LoopThread", "PhoenixClient", "PhoenixUser"]
@@ -115,7 +132,18 @@ class PhoenixClient:
         self._incoming: collections.deque[tuple[str, float, int]] = collections.deque(
             maxlen=_EVENT_BACKLOG
         )
+        #: What the socket's observer saw: (name, response time in ms, error), to report.
+        self._happened: collections.deque[tuple[str, float, BaseException | None]] = (
+            collections.deque(maxlen=_EVENT_BACKLOG)
+        )
         self._flusher: Any = None
+        #: Set by close(): the closes that follow are ours, not drops.
+        self._closing = False
+        #: The observer's own state, kept in the loop thread: whether the connection is
+        #: open, when it dropped (None: not down), the topics whose join was sent again.
+        self._open = False
+        self._down_at: float | None = None
+        self._rejoining: set[str] = set()
 
     def _fire(self, name: str, started: float, length: int, error: BaseException | None) -> None:
         self._fire_request(
@@ -136,11 +164,16 @@ class PhoenixClient:
             return True
 
         async def connect() -> Socket:
+            # a new socket (after close(), say): its observer starts afresh
+            self._closing = self._open = False
+            self._down_at = None
+            self._rejoining.clear()
             socket = Socket(
                 self.url,
                 params=self._params,
                 timeout=self.timeout,
                 logger=quiet_logger(),
+                observer=self._observe,
                 **self._options,
             )
             try:
@@ -157,7 +190,41 @@ class PhoenixClient:
             self._fire("connect", started, 0, exc)
             return False
         self._fire("connect", started, 0, None)
+        self._start_flusher()
         return True
+
+    def _observe(self, event: str, data: Mapping[str, Any]) -> None:
+        """The socket's observer, in the loop thread: notes drops, reconnects and rejoins
+        for the next flush (Locust's events are fired from a greenlet, not from here)."""
+        if event == "push":  # every reply: only a rejoin's outcome is of interest
+            topic = data["topic"]
+            if data["event"] == "phx_join" and topic in self._rejoining:
+                self._rejoining.discard(topic)
+                status = data["status"]
+                error: BaseException | None = None
+                if status == "timeout":
+                    error = PushTimeout("rejoin: no reply in time")
+                elif status != "ok":
+                    error = JoinError("rejoin refused", status, None)
+                self._happened.append(("rejoin", data["seconds"] * 1000, error))
+        elif event == "rejoin":
+            self._rejoining.add(data["topic"])
+        elif event == "connect":
+            self._open = True
+            down_at, self._down_at = self._down_at, None
+            if down_at is not None:
+                self._happened.append(("reconnect", (time.perf_counter() - down_at) * 1000, None))
+        elif event == "close" and not self._closing:
+            # not the event's by_us: a heartbeat timeout is a close by us, and a drop
+            if self._open:
+                self._open = False
+                self._down_at = time.perf_counter()
+                lost = ConnectionClosed("the connection dropped", data["code"], data["reason"])
+                self._happened.append(("drop", 0.0, lost))
+            elif self._down_at is not None:
+                failed = ConnectionClosed("a reconnect attempt failed", data["code"])
+                down_for = (time.perf_counter() - self._down_at) * 1000
+                self._happened.append(("reconnect", down_for, failed))
 
     def join(
         self, topic: str, params: dict[str, Any] | None = None, name: str = "join"
@@ -220,6 +287,9 @@ class PhoenixClient:
             incoming.append((event, age, len(repr(payload))))
 
         self.thread.call_soon(channel.on, event, on_event)
+        self._start_flusher()
+
+    def _start_flusher(self) -> None:
         if self._flusher is None:
             self._flusher = gevent.spawn(self._flush_forever)
 
@@ -229,8 +299,20 @@ class PhoenixClient:
             self.flush()
 
     def flush(self) -> None:
-        """Reports the events received so far (done every half second on its own)."""
-        incoming, fire = self._incoming, self._fire_request
+        """Reports the events received so far, and the drops, reconnects and rejoins (done
+        every half second on its own)."""
+        happened, fire = self._happened, self._fire_request
+        while happened:
+            name, ms, error = happened.popleft()
+            fire(
+                request_type="phoenix",
+                name=name,
+                response_time=ms,
+                response_length=0,
+                exception=error,
+                context={},
+            )
+        incoming = self._incoming
         while incoming:
             event, age, length = incoming.popleft()
             fire(
@@ -244,6 +326,7 @@ class PhoenixClient:
 
     def close(self) -> None:
         """Reports pending events and disconnects."""
+        self._closing = True
         if self._flusher is not None:
             self._flusher.kill()
             self._flusher = None
