@@ -8,9 +8,10 @@ How a caller waits is pluggable (a :class:`Waiter` makes one :class:`Signal` per
 plain threads block on a ``threading.Event``; greenlets (Locust, once gevent monkey-patched
 the process) wait on a gevent event that the loop thread sets through the hub's
 ``run_callback_threadsafe``, so the wait yields to the other greenlets instead of stalling
-the hub. The state of a call is only ever changed in the loop thread, and the loop thread
-touches nothing of the caller's but its signal: no lock is shared between the two threads
-(under gevent, ``threading``'s locks would be the hub's).
+the hub. The state of a call is changed in the loop thread, but for one flag the caller
+raises when it stops waiting (a single attribute write, read by the loop thread before the work
+starts), and the loop thread touches nothing of the caller's but its signal: no lock is shared
+between the two threads (under gevent, ``threading``'s locks would be the hub's).
 
 The thread is started on first use, and again in a child process after a ``fork`` (Locust's
 ``--processes``): a loop thread never crosses a fork.
@@ -67,12 +68,12 @@ THREAD_WAITER: Waiter = ThreadWaiter()
 
 
 class _Call:
-    """One call handed to the loop thread; written only in the loop thread."""
+    """One call handed to the loop thread; written in the loop thread, except ``abandoned``,
+    which the caller sets when it stops waiting."""
 
-    __slots__ = ("abandoned", "error", "started", "task", "value")
+    __slots__ = ("abandoned", "error", "task", "value")
 
     def __init__(self) -> None:
-        self.started = False
         self.abandoned = False
         self.task: asyncio.Future[Any] | None = None
         self.value: Any = None
@@ -216,20 +217,25 @@ class LoopThread:
         def begin() -> None:  # in the loop thread
             if call.abandoned:
                 return
-            call.started = True
             try:
                 start(call, finish)
             except BaseException as exc:  # make() or fn() raised: the caller gets it
                 finish(None, exc)
 
+        def give_up() -> None:  # in the caller's thread
+            # Set here, not only in _abandon: begin() is queued before _abandon, so a flag set
+            # in the loop thread would come too late to skip work that has not started yet.
+            call.abandoned = True
+            self.loop.call_soon_threadsafe(_abandon, call)
+
         self.loop.call_soon_threadsafe(begin)
         try:
             done = signal.wait(timeout)
         except BaseException:  # interrupted (KeyboardInterrupt, a killed greenlet)
-            self.loop.call_soon_threadsafe(_abandon, call)
+            give_up()
             raise
         if not done:
-            self.loop.call_soon_threadsafe(_abandon, call)
+            give_up()
             raise TimeoutError(f"no result within {timeout} s")
         if call.error is not None:
             raise call.error
@@ -237,9 +243,8 @@ class LoopThread:
 
 
 def _abandon(call: _Call) -> None:
-    """The caller stopped waiting (in the loop thread): the work is skipped if it has not
-    started, cancelled if it is a task still running."""
-    call.abandoned = True
+    """The caller stopped waiting (in the loop thread): the work was skipped if it had not
+    started (``begin`` saw ``abandoned``), and is cancelled if it is a task still running."""
     if call.task is not None:
         call.task.cancel()
 
