@@ -230,11 +230,12 @@ class Soak:
         # private attributes, read only: the pending-reply table of each socket (every push
         # awaiting its reply or timeout), and pushes held back until a channel or socket opens
         drained = await self._until(
-            lambda: all(len(s._pending) == 0 for s in self.sockets), loop.time() + PUSH_TIMEOUT + 5
+            lambda: all(len(s._deadlines) == 0 for s in self.sockets),
+            loop.time() + PUSH_TIMEOUT + 5,
         )
-        pending = [len(s._pending) for s in self.sockets]
+        pending = [len(s._deadlines) for s in self.sockets]
         self.buffered = sum(len(c._push_buffer) for c in self.channels)
-        self.buffered += sum(len(s._send_buffer) for s in self.sockets)
+        self.buffered += sum(len(s._sender.buffer) for s in self.sockets)
         final = rss()
         joined_at_end = self.joined()
         await asyncio.gather(*(socket.disconnect() for socket in self.sockets))

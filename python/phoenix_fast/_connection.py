@@ -22,6 +22,7 @@ from phoenix_fast.errors import ConnectError
 from phoenix_fast.transports.base import Transport, TransportFactory, TransportOptions
 
 if TYPE_CHECKING:
+    from phoenix_fast._router import Router
     from phoenix_fast.channel import Channel
 
 __all__ = ["Connection", "Owner"]
@@ -35,10 +36,10 @@ class Owner(Protocol):
 
     _conn: Connection | None
     _transport_factory: TransportFactory
+    _router: Router
 
     def _transport_options(self, params: Any, token: str | None) -> TransportOptions: ...
     def _on_conn_open(self, conn: Connection) -> None: ...
-    def _on_conn_messages(self, conn: Connection, items: list[Any]) -> None: ...
     def _on_conn_error(self, conn: Connection, error: BaseException) -> None: ...
     def _on_conn_close(self, conn: Connection, event: CloseEvent) -> None: ...
 
@@ -53,6 +54,7 @@ class Connection:
         "channels_errored",
         "closed",
         "closing",
+        "current",
         "error",
         "generation",
         "lost",
@@ -64,6 +66,9 @@ class Connection:
 
     def __init__(self, socket: Owner, generation: int) -> None:
         self.socket = socket
+        #: Whether this is the socket's current connection (the socket sets it): a replaced
+        #: connection may still report while it closes, but nothing it says counts.
+        self.current = False
         #: The connection machine's attempt this connection carries.
         self.generation = generation
         self.transport: Transport | None = None
@@ -82,7 +87,7 @@ class Connection:
     # -- state ---------------------------------------------------------------------------
 
     def is_current(self) -> bool:
-        return self.socket._conn is self
+        return self.current
 
     def is_open(self) -> bool:
         transport = self.transport
@@ -205,8 +210,8 @@ class Connection:
             self.socket._on_conn_open(self)
 
     def transport_messages(self, items: list[Any]) -> None:
-        if self.is_current():
-            self.socket._on_conn_messages(self, items)
+        # the router drops the reads of a connection that is no longer current
+        self.socket._router.route(self, items)
 
     def transport_error(self, error: BaseException) -> None:
         if self.error is None:

@@ -136,7 +136,7 @@ class BatchHandler:
     def __call__(self, payload: Any, ref: str | None, join_ref: str | None) -> None:
         batch = self._batch
         if not batch:
-            self._channel.socket._running_loop().call_soon(self._deliver)
+            self._channel.socket._loop.running().call_soon(self._deliver)
         batch.append(
             message_from_fields((join_ref, ref, self._channel.topic, self._event, payload))
         )
@@ -144,7 +144,7 @@ class BatchHandler:
     def _deliver(self) -> None:
         batch, self._batch = self._batch, []
         if batch:
-            self._channel.socket._run_callback(self._handler, batch)
+            self._channel.socket._callbacks.run(self._handler, batch)
 
 
 def _is_coroutine_function(handler: Callable[..., Any]) -> bool:

@@ -69,9 +69,10 @@ class _Stream(AsyncIterator[Message]):
         queue.append(message)
         if self._waiter is not None:
             self._wake()
-        socket = self._socket
-        if socket._yielded is None:
-            socket._yield_reading()  # let the reader run before the next network read
+        router = self._socket._router
+        if router.yielded is None:
+            # let the reader run before the next network read
+            router.yield_reading(self._socket._conn)
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -118,7 +119,7 @@ class _Stream(AsyncIterator[Message]):
                 return True
             if self._closed:
                 return False
-            waiter = self._waiter = self._socket._running_loop().create_future()
+            waiter = self._waiter = self._socket._loop.running().create_future()
             try:
                 await waiter
             finally:
@@ -185,9 +186,9 @@ class ChannelStream(_Stream):
         queue.append(message_from_fields((join_ref, ref, self._topic, self.event, payload)))
         if self._waiter is not None:
             self._wake()
-        socket = self._socket
-        if socket._yielded is None:
-            socket._yield_reading()
+        router = self._socket._router
+        if router.yielded is None:
+            router.yield_reading(self._socket._conn)
 
     def _on_channel_close(self, _payload: Any) -> None:
         self.close()
@@ -235,7 +236,7 @@ class SocketStream(_Stream):
                 return
         elif self._prefix is not None and not topic.startswith(self._prefix):
             return
-        channels = self._socket._topics.get(topic)
+        channels = self._socket._router.topics.get(topic)
         if not channels:
             return
         join_ref = message.join_ref

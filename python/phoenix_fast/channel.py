@@ -141,7 +141,7 @@ class Channel:
         Raises:
             InvalidState: ``join()`` was already called on this instance.
         """
-        self.socket._check_thread()
+        self.socket._loop.check_thread()
         if self._joined_once:
             raise InvalidState(
                 f"tried to join {self.topic!r} twice: join() can only be called once per "
@@ -162,7 +162,7 @@ class Channel:
         Returns:
             The leave push (awaitable).
         """
-        self.socket._check_thread()
+        self.socket._loop.check_thread()
         leave_push = self._apply(machine.leave(self._state), leave_timeout=timeout)
         assert leave_push is not None
         if not self.can_push():
@@ -185,10 +185,10 @@ class Channel:
             raise InvalidState(
                 f"tried to push {event!r} to {self.topic!r} before joining: call join() first"
             )
-        self.socket._check_thread()
+        self.socket._loop.check_thread()
         timeout = self.timeout if timeout is None else timeout
         push = Push(self, event, {} if payload is None else payload, timeout)
-        if self._state is not _JOINED or not self.socket._send_new_push(push):
+        if self._state is not _JOINED or not self.socket._sender.send_new_push(push):
             push._start_timeout()
             if self._push_buffer is _NO_PUSHES:
                 self._push_buffer = {}
@@ -319,13 +319,14 @@ class Channel:
             self._internal(event, payload, ref)
         bindings = self._bindings.get(event)
         if bindings:
-            self.socket._run_bindings(bindings, payload, ref, join_ref or self._join_push.ref)
+            join_ref = join_ref or self._join_push.ref
+            self.socket._callbacks.run_bindings(bindings, payload, ref, join_ref)
 
     def _internal(self, event: str, payload: Any, ref: str | None) -> None:
         if event == EVENT_REPLY:
             if ref is not None and isinstance(payload, dict):
                 socket = self.socket
-                pending = socket._pending
+                pending = socket._deadlines.pending
                 push = pending.resolve(ref)
                 if push is not None:
                     if push.channel is self:
@@ -357,7 +358,7 @@ class Channel:
         socket = self.socket
         for do in step.actions:
             if do is Do.LEAVE_DUPLICATE:
-                socket._leave_open_topic(self.topic, self)
+                socket._router.leave_open_topic(self.topic, self)
             elif do is Do.SEND_JOIN:
                 self._join_push.resend(self.timeout)
             elif do is Do.SEND_LEAVE:
@@ -375,11 +376,11 @@ class Channel:
                 self._join_push._fail(error)
             elif do is Do.FAIL_IN_FLIGHT:
                 assert error is not None
-                socket._fail_in_flight(self, error)
+                self._fail_in_flight(error)
             elif do is Do.FLUSH_BUFFER:
                 self._flush_buffer()
             elif do is Do.REMOVE:
-                socket._remove(self)
+                socket._router.remove(self)
         return sent
 
     def _send_leave(self, closes: bool, timeout: float | None) -> Push:
@@ -389,6 +390,15 @@ class Channel:
             push.receive("ok", self._on_left).receive("timeout", self._on_left)
         push.send()
         return push
+
+    def _fail_in_flight(self, error: BaseException) -> None:
+        """Fails the awaiters of this channel's pushes that went out and still wait for a
+        reply, which can no longer come (its server process crashed or stopped); the join
+        is the channel machine's to fail."""
+        join_push = self._join_push
+        self.socket._deadlines.fail_sent(
+            lambda push: push.channel is self and push is not join_push, error
+        )
 
     def _reset_rejoin(self) -> None:
         if self._rejoin_timer_obj is not None:

@@ -105,7 +105,7 @@ class Push(Outcome[Any]):
         """
         received = self._received
         if received is not None and received[0] == status:
-            self.channel.socket._run_callback(callback, received[1])
+            self.channel.socket._callbacks.run(callback, received[1])
         self._hooks = (*self._hooks, (status, callback))
         return self
 
@@ -124,17 +124,17 @@ class Push(Outcome[Any]):
         received = self._received
         if received is not None and received[0] == TIMEOUT:
             return
-        self.channel.socket._send_push(self)
+        self.channel.socket._sender.send_push(self)
 
     # -- internal --------------------------------------------------------------------
 
     def _start_timeout(self) -> None:
         socket = self.channel.socket
-        socket._track(self, socket._now())
+        socket._deadlines.track(self, socket._loop.time())
 
     def _cancel_timeout(self) -> None:
         if self.ref is not None:
-            self.channel.socket._untrack(self.ref)
+            self.channel.socket._deadlines.untrack(self.ref)
 
     def _reset(self) -> None:
         self._cancel_timeout()
@@ -149,7 +149,7 @@ class Push(Outcome[Any]):
 
     def _trigger(self, status: str, response: Any) -> None:
         """Resolves as if the server replied (JS ``push.trigger``), if still pending."""
-        if self.ref is not None and self.channel.socket._untrack(self.ref):
+        if self.ref is not None and self.channel.socket._deadlines.untrack(self.ref):
             self._resolve(status, response)
 
     def _resolve(self, status: str, response: Any) -> None:
@@ -161,7 +161,7 @@ class Push(Outcome[Any]):
         if self._on_outcome is not None:
             self._on_outcome(status, response)
         if self._hooks:
-            run = self.channel.socket._run_callback
+            run = self.channel.socket._callbacks.run
             for hook_status, callback in self._hooks:
                 if hook_status == status:
                     run(callback, response)
@@ -177,7 +177,7 @@ class Push(Outcome[Any]):
             self.set_exception(self._error_cls(where, status, response))
 
     def _waiter_loop(self) -> asyncio.AbstractEventLoop:
-        return self.channel.socket._running_loop()
+        return self.channel.socket._loop.running()
 
     def _fail(self, error: BaseException) -> None:
         """Fails the awaiters (not the ``receive`` callbacks) with ``error``."""

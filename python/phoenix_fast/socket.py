@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from phoenix_fast import _native
 from phoenix_fast._arity import positional_arity
 from phoenix_fast._backoff import Backoff, reconnect_after, rejoin_after, with_jitter
+from phoenix_fast._bound_loop import BoundLoop
+from phoenix_fast._callbacks import Callbacks
 from phoenix_fast._connection import Connection
 from phoenix_fast._constants import (
     CLOSE_WAIT,
@@ -24,7 +26,7 @@ from phoenix_fast._constants import (
     PHOENIX_TOPIC,
     WS_CLOSE_NORMAL,
 )
-from phoenix_fast._dispatch import Dispatcher
+from phoenix_fast._deadlines import Deadlines
 from phoenix_fast._endpoint import auth_protocols, endpoint_url, with_query
 from phoenix_fast._fallback import (
     LONGPOLL,
@@ -38,6 +40,8 @@ from phoenix_fast._logging import SocketLog
 from phoenix_fast._observe import Observer, SocketStats
 from phoenix_fast._outcome import Outcome
 from phoenix_fast._redact import Redactor, redact_url
+from phoenix_fast._router import Router
+from phoenix_fast._sender import Sender
 from phoenix_fast._states import SocketState
 from phoenix_fast._stream import SocketStream
 from phoenix_fast._types import (
@@ -69,6 +73,7 @@ from phoenix_fast.protocol.connection import (
     SwitchToFallback,
 )
 from phoenix_fast.protocol.fallback import FallbackPolicy
+from phoenix_fast.push import Push
 from phoenix_fast.serializers._version import vsn_major
 from phoenix_fast.serializers.native import default_codec
 from phoenix_fast.transports.base import Decoder, Encoder, TransportFactory, TransportOptions
@@ -79,7 +84,7 @@ if TYPE_CHECKING:
 __all__ = ["Socket"]
 
 
-class Socket(Dispatcher):
+class Socket:
     """A Phoenix socket: one connection (re-established as needed) carrying many channels.
 
     Behaves as the JS client's ``Socket`` (phoenix 1.8.16), durations in seconds::
@@ -191,17 +196,29 @@ class Socket(Dispatcher):
         self._fallback_memory: FallbackMemory = fallback_memory
         self._reconnect_after = with_jitter(reconnect_after, jitter)
         self._rejoin_after = with_jitter(rejoin_after, jitter)
-        super().__init__(
-            SocketLog(logger),
-            ConnectionMachine(
-                heartbeat_interval=heartbeat_interval,
-                heartbeat_timeout=heartbeat_timeout,
-                reconnect_after=self._reconnect_after,
-                fallback=self._fallback,
-            ),
-            self._on_machine_deadline,
-            observer,
+        log = self._log = SocketLog(logger)
+        #: Called on connects, closes, joins, rejoins and push outcomes (None: nothing is).
+        self.observer = observer
+        #: When to connect, heartbeat, reconnect and fall back: the decisions.
+        self._machine = ConnectionMachine(
+            heartbeat_interval=heartbeat_interval,
+            heartbeat_timeout=heartbeat_timeout,
+            reconnect_after=self._reconnect_after,
+            fallback=self._fallback,
         )
+        self._loop = BoundLoop()
+        #: The pending pushes, and the one loop timer for them and the machine.
+        self._deadlines = Deadlines(
+            self._loop, self._machine, self._on_push_timeout, self._on_machine_deadline, log
+        )
+        self._callbacks = Callbacks(log)
+        self._router = Router(log, self._callbacks, self._machine, self._on_ref, self._loop)
+        self._sender = Sender(self, self._deadlines, self._loop, log)
+        #: The current connection (None before the first connect and after a disconnect).
+        self._conn: Connection | None = None
+        #: What the transports of earlier connections counted: bytes in, bytes out, frames
+        #: out (``stats()``).
+        self._counted = [0, 0, 0]
         #: The WebSocket URL, without the query.
         self.endpoint = endpoint_url(endpoint, base)
         self.params: SocketParams = {} if params is None else params
@@ -255,6 +272,20 @@ class Socket(Dispatcher):
         """How many connections opened so far."""
         return self._machine.connects
 
+    def is_connected(self) -> bool:
+        """Whether the connection is open."""
+        conn = self._conn
+        return conn is not None and conn.is_open()
+
+    def make_ref(self) -> str:
+        """The next ref of this socket: "1", "2", ... (wrapping to "0"), as the JS client."""
+        return self._deadlines.make_ref()
+
+    @property
+    def channels(self) -> list[Channel]:
+        """The socket's channels (joined or not; a channel leaves the list when it closes)."""
+        return self._router.channels()
+
     # -- connecting ------------------------------------------------------------------------
 
     def connect(self) -> Awaitable[None]:
@@ -267,9 +298,9 @@ class Socket(Dispatcher):
             The socket keeps retrying with backoff after a failure, as in JS, until
             ``disconnect()``.
         """
-        self._check_thread()
-        self._bind_loop()
-        self._run(self._machine.connect(self._now(), self._remembered()))
+        self._loop.check_thread()
+        self._loop.bind()
+        self._run(self._machine.connect(self._loop.time(), self._remembered()))
         return self._open_outcome()
 
     def disconnect(self, code: int = WS_CLOSE_NORMAL, reason: str | None = None) -> Awaitable[None]:
@@ -279,7 +310,7 @@ class Socket(Dispatcher):
             An awaitable, optional to await, done once the transport confirmed the close (or
             after 1.5 s).
         """
-        self._check_thread()
+        self._loop.check_thread()
         step = self._machine.disconnect(code, reason or "")
         self._fail_next_open(ConnectionClosed("disconnect() was called", code, reason or ""))
         self._cancel_health()
@@ -346,8 +377,8 @@ class Socket(Dispatcher):
             return None
         ref = self.make_ref()
         outcome: Outcome[float | None] = Outcome()
-        conn.pings[ref] = (self._now(), outcome)
-        self._push(Message(None, ref, PHOENIX_TOPIC, EVENT_HEARTBEAT, {}))
+        conn.pings[ref] = (self._loop.time(), outcome)
+        self._sender.push(Message(None, ref, PHOENIX_TOPIC, EVENT_HEARTBEAT, {}))
         return await outcome
 
     # -- channels and callbacks ------------------------------------------------------------
@@ -355,7 +386,7 @@ class Socket(Dispatcher):
     def channel(self, topic: str, params: JoinParams | None = None) -> Channel:
         """A new channel on ``topic`` (not joined yet: call ``join()``)."""
         channel = Channel(topic, params, self)
-        self._topics[topic] = [*self._topics.get(topic, ()), channel]
+        self._router.add(channel)
         return channel
 
     def stream(
@@ -410,9 +441,7 @@ class Socket(Dispatcher):
 
     def off(self, refs: Iterable[str]) -> None:
         """Removes the ``on_open/on_close/on_error/on_message`` callbacks with these refs."""
-        drop = set(refs)
-        for kind, callbacks in self._callbacks.items():
-            self._callbacks[kind] = [(r, cb) for r, cb in callbacks if r not in drop]
+        self._callbacks.remove(refs)
 
     @property
     def transport_name(self) -> str:
@@ -426,7 +455,7 @@ class Socket(Dispatcher):
 
     def __repr__(self) -> str:
         state = self.connection_state().value
-        channels = sum(len(on_topic) for on_topic in self._topics.values())
+        channels = len(self._router)
         return (
             f"<Socket {redact_url(self.endpoint)} {state} via {self.transport_name}, "
             f"{channels} channels>"
@@ -444,7 +473,7 @@ class Socket(Dispatcher):
             bytes_out += transport.bytes_out
             frames_out += transport.frames_out
         channels: dict[str, int] = {}
-        queued = len(self._send_buffer)
+        queued = len(self._sender.buffer)
         for channel in self.channels:
             channels[channel.state.value] = channels.get(channel.state.value, 0) + 1
             queued += len(channel._push_buffer)
@@ -454,15 +483,70 @@ class Socket(Dispatcher):
             connects=machine.connects,
             reconnects=machine.reconnects,
             drops=machine.drops,
-            messages_in=self._messages_in,
+            messages_in=self._router.messages_in,
             messages_out=frames_out,
             bytes_in=bytes_in,
             bytes_out=bytes_out,
-            pending_pushes=len(self._pending),
+            pending_pushes=len(self._deadlines.pending),
             queued_pushes=queued,
             buffered_bytes=self.buffered_amount,
             channels=channels,
         )
+
+    # -- the current connection, the observer, refs -----------------------------------------
+
+    def _set_conn(self, conn: Connection | None) -> None:
+        """Makes ``conn`` the current connection, counting what the previous one carried."""
+        previous = self._conn
+        if previous is not None:
+            previous.current = False
+            transport = previous.transport
+            if transport is not None:
+                counted = self._counted
+                counted[0] += transport.bytes_in
+                counted[1] += transport.bytes_out
+                counted[2] += transport.frames_out
+        if conn is not None:
+            conn.current = True
+        self._conn = conn
+        self._router.yielded = None  # a pause of an earlier transport is not this one's
+
+    def _observe(self, event: str, data: dict[str, Any]) -> None:
+        """Tells the observer (the callers test ``self.observer`` first: no dict otherwise)."""
+        observer = self.observer
+        if observer is None:
+            return
+        try:
+            observer(event, data)
+        except Exception as exc:
+            self._log.error("callback", f"the observer raised {exc!r}", exc)
+
+    def _observe_push(self, push: Push, status: str) -> None:
+        sent_at = push._deadline - push.timeout
+        self._observe(
+            "push",
+            {
+                "topic": push.channel.topic,
+                "event": push.event,
+                "status": status,
+                "seconds": max(0.0, self._loop.time() - sent_at),
+            },
+        )
+
+    def _on_push_timeout(self, push: Push) -> None:
+        """A pending push's deadline passed (``Deadlines`` took it out of the table)."""
+        push._resolve("timeout", {})
+        if self.observer is not None:
+            self._observe_push(push, "timeout")
+
+    def _on_ref(self, conn: Connection, ref: str) -> None:
+        """A message with a ref: a heartbeat reply, or the answer to a ``ping()``."""
+        if self._machine.heartbeat_answered(ref, self._loop.time()):
+            self._deadlines.rearm()
+        if conn.pings:
+            ping = conn.pings.pop(ref, None)
+            if ping is not None:
+                ping[1].set_result(self._loop.time() - ping[0])
 
     # -- carrying out the connection machine's decisions -----------------------------------
 
@@ -487,7 +571,7 @@ class Socket(Dispatcher):
                 log("transport", f"reconnect attempt {event.tries} in {event.delay:.3f} s")
         for action in step.actions:
             self._perform(action)
-        self._rearm()
+        self._deadlines.rearm()
 
     def _perform(self, action: Output) -> None:
         if isinstance(action, OpenTransport):
@@ -601,12 +685,12 @@ class Socket(Dispatcher):
     # -- the transport's reports (through ``Connection``) ---------------------------------
 
     def _on_conn_open(self, conn: Connection) -> None:
-        step = self._machine.opened(conn.generation, self._now(), conn.skip_heartbeat)
+        step = self._machine.opened(conn.generation, self._loop.time(), conn.skip_heartbeat)
         if not step.events:
             return
         if self._log.enabled:
             self._log("transport", f"connected to {redact_url(self.endpoint)}")
-        self._flush_send_buffer()
+        self._sender.flush()
         outcome, self._next_open = self._next_open, None
         if outcome is not None:
             outcome.set_result(None)
@@ -617,8 +701,8 @@ class Socket(Dispatcher):
                 "connect",
                 {"connects": self._machine.connects, "transport": self.transport_name},
             )
-        for _, callback in self._callbacks["open"]:
-            self._run_callback(callback)
+        for _, callback in self._callbacks.open:
+            self._callbacks.run(callback)
         for channel in self.channels:
             try:
                 channel._on_socket_open()
@@ -628,7 +712,7 @@ class Socket(Dispatcher):
     def _on_conn_close(self, conn: Connection, event: CloseEvent) -> None:
         if self._log.enabled:
             self._log("transport", f"close {event.code} {event.reason!r}", event)
-        step = self._machine.closed(conn.generation, self._now(), event.code, event.reason)
+        step = self._machine.closed(conn.generation, self._loop.time(), event.code, event.reason)
         lost = ConnectionClosed("the connection closed", event.code, event.reason)
         self._connection_lost(conn, lost)
         switching = any(isinstance(action, SwitchToFallback) for action in step.actions)
@@ -637,8 +721,8 @@ class Socket(Dispatcher):
             self._fail_next_open(conn.error or _never_opened(event))
         self._trigger_chan_error("connection_closed", conn)
         self._run(step)
-        for _, callback in self._callbacks["close"]:
-            self._run_callback(callback, event)
+        for _, callback in self._callbacks.close:
+            self._callbacks.run(callback, event)
         if self.observer is not None:
             scheduled = [e for e in step.events if isinstance(e, ReconnectScheduled)]
             self._observe(
@@ -654,7 +738,7 @@ class Socket(Dispatcher):
     def _on_conn_error(self, conn: Connection, error: BaseException) -> None:
         next_open = self._next_open
         awaited = next_open is not None and next_open.awaited
-        step = self._machine.error(conn.generation, self._now(), error, awaited)
+        step = self._machine.error(conn.generation, self._loop.time(), error, awaited)
         first = any(isinstance(e, FailedAttempt) and e.first for e in step.events)
         if first:
             self._log.error(
@@ -666,8 +750,8 @@ class Socket(Dispatcher):
         # as JS: (error, transport, established connections), to those that require them;
         # *args callables (logger.error, print) get the error alone, as before
         args = (error, self._transport_factory, self.established_connections)
-        for _, callback in self._callbacks["error"]:
-            self._run_callback(callback, *args[: positional_arity(callback, 3, star=1)])
+        for _, callback in self._callbacks.error:
+            self._callbacks.run(callback, *args[: positional_arity(callback, 3, star=1)])
         for channel in self.channels:
             channel._on_socket_error()
         self._trigger_chan_error("connection_error", conn)
@@ -691,7 +775,7 @@ class Socket(Dispatcher):
             ):
                 continue
             if channel.state in ("joined", "joining"):
-                self._safe_trigger(channel, "phx_error", payload)
+                self._router.safe_trigger(channel, "phx_error", payload)
 
     def _connection_lost(self, conn: Connection, error: BaseException) -> None:
         """Fails, once, the pings and the awaiters of pushes that went out over ``conn``."""
@@ -701,11 +785,7 @@ class Socket(Dispatcher):
         pings, conn.pings = conn.pings, {}
         for _, outcome in pings.values():
             outcome.set_result(None)
-        for push in self._pending.drain():
-            self._pending.add(push.ref, push, push._deadline)
-            if push._conn is conn:
-                push._conn = None
-                push._fail(error)
+        self._deadlines.fail_sent(lambda push: push._conn is conn, error)
 
     # -- heartbeat and the fallback's health check -----------------------------------------
 
@@ -714,9 +794,9 @@ class Socket(Dispatcher):
         if not self.is_connected() or self._machine.heartbeat_timeout is None:
             return
         ref = self.make_ref()
-        self._push(Message(None, ref, PHOENIX_TOPIC, EVENT_HEARTBEAT, {}))
-        self._machine.heartbeat_sent(ref, self._now())
-        self._rearm()
+        self._sender.push(Message(None, ref, PHOENIX_TOPIC, EVENT_HEARTBEAT, {}))
+        self._machine.heartbeat_sent(ref, self._loop.time())
+        self._deadlines.rearm()
 
     def _start_health(self) -> None:
         self._cancel_health()
@@ -738,7 +818,7 @@ class Socket(Dispatcher):
 
     def _add_callback(self, kind: str, callback: Callable[..., object]) -> str:
         ref = self.make_ref()
-        self._callbacks[kind] = [*self._callbacks[kind], (ref, callback)]
+        self._callbacks.add(kind, ref, callback)
         return ref
 
 

@@ -15,7 +15,7 @@ async def test_a_blocked_transport_refuses_pushes_and_keeps_no_pending_entry() -
     server.current.write_blocked = True
     with pytest.raises(BufferFull, match="max_buffer"):
         channel.push("new_msg", {"body": "hi"})
-    assert len(socket._pending) == 0
+    assert len(socket._deadlines.pending) == 0
     assert server.current.messages("new_msg") == []
     server.current.write_blocked = False
     push = channel.push("new_msg", {"body": "again"})

@@ -184,7 +184,9 @@ async def test_join_ok() -> None:
     assert channel.state == "joined"
     assert seen == [("ok", {"welcome": True})]
     assert push.received == ("ok", {"welcome": True})
-    assert push.ref not in socket._pending  # the timeout is gone, and so is the reply entry
+    assert (
+        push.ref not in socket._deadlines.pending
+    )  # the timeout is gone, and so is the reply entry
     assert channel._rejoin_timer.tries == 0
     assert channel._push_buffer == {}
     assert last(server.current, "early").ref == buffered.ref
@@ -220,7 +222,7 @@ async def test_join_error() -> None:
     server.current.reply(last(server.current, "phx_join"), "error", {"reason": "nope"})
     assert seen == [("error", {"reason": "nope"})]
     assert push.received == ("error", {"reason": "nope"})
-    assert push.ref not in socket._pending
+    assert push.ref not in socket._deadlines.pending
     assert channel.state == "errored"
     assert channel._rejoin_timer.scheduled
     push.receive("error", lambda r: seen.append(("late", r)))
@@ -382,7 +384,7 @@ async def test_a_subclass_can_override_the_on_message_hook() -> None:
 
     socket, server = await connected()
     channel = Tagging("topic", None, socket)
-    socket._topics["topic"] = [channel]
+    socket._router.topics["topic"] = [channel]
     await join(channel, server.current)
     got: list[Any] = []
     channel.on("event", got.append)
@@ -473,12 +475,12 @@ async def test_buffered_push_leaks_no_pending_entry() -> None:
     for _ in range(5):
         channel.push("event")
     await settle()
-    assert len(socket._pending) == 6  # the join and 5 buffered pushes
+    assert len(socket._deadlines.pending) == 6  # the join and 5 buffered pushes
     server.current.reply(last(server.current, "phx_join"))
-    assert len(socket._pending) == 5  # re-sent with fresh refs: the old entries are gone
+    assert len(socket._deadlines.pending) == 5  # re-sent with fresh refs: the old entries are gone
     for message in server.current.messages("event"):
         server.current.reply(message)
-    assert len(socket._pending) == 0
+    assert len(socket._deadlines.pending) == 0
     await socket.disconnect()
 
 

@@ -116,11 +116,11 @@ async def test_memory_is_bounded_after_many_timeouts_and_channels() -> None:
         channel.push("event", {"i": i}, timeout=1)
     await asyncio.sleep(2)
     assert channel._push_buffer == {}  # timed-out buffered pushes are forgotten
-    assert len(socket._pending) == 1  # only the join is pending
+    assert len(socket._deadlines.pending) == 1  # only the join is pending
     for i in range(200):
         socket.channel(f"t{i}").join().receive("ok", lambda _r: None)
         socket.channels[-1].leave()
-    assert len(socket._topics) == 1 and socket._send_buffer == []
+    assert len(socket._router.topics) == 1 and socket._sender.buffer == []
     await socket.disconnect()
 
 
@@ -189,7 +189,7 @@ async def test_a_raising_callable_payload_leaves_nothing_pending_with_logging_on
     push = Push(channel, "event", broken, 5.0)
     with pytest.raises(RuntimeError):
         push.send()  # the general path (logging on), not channel.push's
-    assert len(socket._pending) == 0
+    assert len(socket._deadlines.pending) == 0
     await socket.disconnect()
 
 

@@ -64,7 +64,7 @@ async def test_pushing_1_gib_to_a_server_that_stopped_reading_keeps_rss_bounded(
     assert socket.buffered_amount <= max_buffer + 2 * MiB
     assert grown < max_buffer + 24 * MiB, f"RSS grew by {grown / MiB:.1f} MiB"
     # no refused push is pending: only the ones that went out wait for a reply
-    assert len(socket._pending) == 1024 - refused
+    assert len(socket._deadlines.pending) == 1024 - refused
     proxy.resume("to_server")
     await socket.disconnect()
 

@@ -76,10 +76,10 @@ async def test_ping_error_me_noreply_unknown(phoenix_url: str) -> None:
 async def test_an_unencodable_push_raises_and_leaves_nothing_behind(phoenix_url: str) -> None:
     async with Socket(phoenix_url) as socket:
         channel = await joined(socket, "echo:encode")
-        before = len(socket._pending)
+        before = len(socket._deadlines.pending)
         with pytest.raises(EncodeError):
             channel.push("ping", {"not json": {1, 2}})
-        assert len(socket._pending) == before  # no pending entry, no timer
+        assert len(socket._deadlines.pending) == before  # no pending entry, no timer
         assert await channel.push("ping", {"a": 1}) == {"a": 1}  # the link is unharmed
 
 

@@ -52,7 +52,7 @@ async def recovered(socket: Socket, channel: Any) -> None:
     """
     await wait_for(lambda: socket.is_connected() and channel.state == "joined")
     assert await channel.push("ping", {"back": True}) == {"back": True}
-    await wait_for(lambda: len(socket._pending) == 0)
+    await wait_for(lambda: len(socket._deadlines.pending) == 0)
 
 
 async def test_a_half_open_link_is_noticed_by_the_heartbeat(proxy: FaultProxy) -> None:
@@ -182,7 +182,7 @@ async def test_a_reply_later_than_its_timeout_is_dropped(proxy: FaultProxy) -> N
         proxy.set_delay(0)
         # replies keep their order: once this one is in, the late one was read and ignored
         assert await channel.push("ping", {"next": True}, timeout=5) == {"next": True}
-        assert len(socket._pending) == 0 and socket.is_connected()
+        assert len(socket._deadlines.pending) == 0 and socket.is_connected()
 
 
 async def test_a_truncated_frame_closes_the_link_and_the_client_reconnects(

@@ -43,8 +43,8 @@ async def test_memory_returns_to_baseline_after_100k_pushes(phoenix_url: str) ->
         await push_many(socket, "echo:memory", PUSHES)
         await asyncio.sleep(0)
         after, pushes_after = live_objects()
-        assert len(socket._pending) == 0
-        assert socket._pending.timers() == 0
+        assert len(socket._deadlines.pending) == 0
+        assert socket._deadlines.pending.timers() == 0
         assert pushes_after == pushes_before, "pushes outlived their replies"
         # a few hundred objects of slack for loop internals; a leak would be >= 100,000
         assert after - baseline < 1_000, (baseline, after)

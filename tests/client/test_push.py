@@ -168,7 +168,7 @@ async def test_one_loop_timer_for_many_pushes() -> None:
         server.current.reply(message)
     await asyncio.sleep(11)
     assert sum(p.received == ("timeout", {}) for p in pushes) == 250
-    assert len(socket._pending) == 0
+    assert len(socket._deadlines.pending) == 0
     await socket.disconnect()
 
 

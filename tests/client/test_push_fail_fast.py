@@ -60,7 +60,7 @@ async def test_receive_timeout_hooks_still_run_at_the_deadline_as_in_js() -> Non
     assert seen == []
     await asyncio.sleep(3.01)
     assert seen == ["timeout"]
-    assert len(socket._pending) <= 1  # only the rejoin may be pending: no leaked entry
+    assert len(socket._deadlines.pending) <= 1  # only the rejoin may be pending: no leaked entry
     await socket.disconnect()
 
 

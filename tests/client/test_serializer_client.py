@@ -14,7 +14,7 @@ from phoenix_fast.message import Message
 
 async def test_json_frames_both_ways() -> None:
     socket, server = await connected()
-    socket._push(Message("1", "1", "t", "e", {"foo": 1}))
+    socket._sender.push(Message("1", "1", "t", "e", {"foo": 1}))
     assert json.loads(server.current.frames[0]) == ["1", "1", "t", "e", {"foo": 1}]
     seen: list[Message] = []
     socket.on_message(seen.append)
@@ -32,17 +32,17 @@ async def test_json_frames_both_ways() -> None:
 )
 async def test_binary_push_bytes(fields: tuple[str, str, str, str], expected: bytes) -> None:
     socket, server = await connected()
-    socket._push(Message(*fields, b"\x01"))
+    socket._sender.push(Message(*fields, b"\x01"))
     assert server.current.frames == [expected]
     await socket.disconnect()
 
 
 async def test_binary_utf8_lengths_and_the_255_byte_limit() -> None:
     socket, server = await connected()
-    socket._push(Message("1", "1", "café", "🚀", b"\x00"))
+    socket._sender.push(Message("1", "1", "café", "🚀", b"\x00"))
     assert server.current.frames[0][:5] == bytes([0, 1, 1, 5, 4])
     with pytest.raises(EncodeError, match="topic"):
-        socket._push(Message("1", "1", "x" * 256, "e", b"\x00"))
+        socket._sender.push(Message("1", "1", "x" * 256, "e", b"\x00"))
     await socket.disconnect()
 
 

@@ -22,13 +22,14 @@ def test_defaults() -> None:
     socket = Socket("/socket", base="http://example.com")
     assert socket.endpoint == "ws://example.com/socket/websocket"
     assert socket.channels == []
-    assert socket._send_buffer == []
-    assert socket._pending.ref == 0
+    assert socket._sender.buffer == []
+    assert socket._deadlines.pending.ref == 0
     assert socket.timeout == 10.0
     assert socket.heartbeat_interval == 30.0
     assert socket.heartbeat_timeout == 30.0
     assert socket.vsn == "2.0.0"
-    assert all(callbacks == [] for callbacks in socket._callbacks.values())
+    callbacks = socket._callbacks
+    assert callbacks.open == callbacks.close == callbacks.error == callbacks.message == []
     assert socket.connection_state() == "closed"
     assert not socket.is_connected()
 
@@ -244,12 +245,12 @@ async def test_push_sends_when_connected_and_buffers_otherwise() -> None:
     socket, server = make_socket(auto_open=False)
     socket.connect()
     message = Message(None, "9", "phoenix", "heartbeat", {})
-    socket._push(message)
-    assert socket._send_buffer == [(message, None, None)]
+    socket._sender.push(message)
+    assert socket._sender.buffer == [(message, None, None)]
     server.current.open()
-    assert socket._send_buffer == []
+    assert socket._sender.buffer == []
     assert server.current.sent == [message]
-    socket._push(message)
+    socket._sender.push(message)
     assert server.current.sent == [message, message]
     await socket.disconnect()
 
@@ -277,7 +278,7 @@ def test_make_ref_starts_at_one_and_wraps_to_zero() -> None:
     socket = Socket(URL)
     assert socket.make_ref() == "1"
     assert socket.make_ref() == "2"
-    socket._pending.set_ref(2**53)
+    socket._deadlines.pending.set_ref(2**53)
     assert socket.make_ref() == "0"
 
 
@@ -357,7 +358,7 @@ async def test_no_heartbeat_when_disconnected_nor_after_disconnect() -> None:
     await asyncio.sleep(30)  # a heartbeat is pending
     await socket.disconnect()
     socket._send_heartbeat()
-    assert socket._send_buffer == [] and socket._machine.heartbeat_ref is None
+    assert socket._sender.buffer == [] and socket._machine.heartbeat_ref is None
     await asyncio.sleep(120)
     assert [m.event for m in server.current.sent] == ["heartbeat"]
     assert len(server.connections) == 1
@@ -368,7 +369,7 @@ async def test_no_heartbeat_while_connecting() -> None:
     socket.connect()
     assert socket.connection_state() == "connecting"
     socket._send_heartbeat()
-    assert socket._send_buffer == [] and socket._machine.heartbeat_ref is None
+    assert socket._sender.buffer == [] and socket._machine.heartbeat_ref is None
     server.current.open()
     assert server.current.sent == []  # nothing was waiting to go out
     await socket.disconnect()
@@ -391,7 +392,7 @@ async def test_open_flushes_the_buffer_resets_the_reconnect_timer_and_calls_back
     socket.on_open(lambda: opened.append("b"))
     socket._machine.reconnect_tries = 3
     socket.connect()
-    socket._push(Message(None, "1", "t", "e", {}))
+    socket._sender.push(Message(None, "1", "t", "e", {}))
     server.current.open()
     assert opened == ["a", "b"]
     assert socket._machine.reconnect_tries == 0
@@ -628,7 +629,7 @@ async def test_ping_is_none_when_disconnected_or_when_the_connection_drops() -> 
 
 async def test_default_encoding_is_the_v2_json_array() -> None:
     socket, server = await connected()
-    socket._push(Message("1", "2", "topic", "event", {"a": 1}))
+    socket._sender.push(Message("1", "2", "topic", "event", {"a": 1}))
     assert server.current.frames == ['["1","2","topic","event",{"a":1}]']
     await socket.disconnect()
 
@@ -656,7 +657,7 @@ async def test_custom_encode_and_decode_are_used() -> None:
 async def test_vsn_1_uses_object_frames() -> None:
     socket, server = await connected(vsn="1.0.0")
     assert server.current.options.url.endswith("?vsn=1.0.0")
-    socket._push(Message(None, "2", "topic", "event", {}))
+    socket._sender.push(Message(None, "2", "topic", "event", {}))
     frame = server.current.frames[0]
     assert isinstance(frame, str) and frame.startswith("{")
     await socket.disconnect()

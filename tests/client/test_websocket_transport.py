@@ -77,7 +77,7 @@ async def test_frames_sent_in_one_loop_turn_go_out_in_one_write() -> None:
         for i in range(20):
             channel.push("event", {"i": i})  # buffered until joined: not sent yet
         for _ in range(10):
-            socket._push(socket_message(socket))
+            socket._sender.push(socket_message(socket))
         await wait_for(lambda: len(peer.frames) >= 11)
         assert len(peer.writes) == 1
         await socket.disconnect()
@@ -89,7 +89,7 @@ async def test_a_long_burst_is_written_in_chunks_of_flush_every_frames() -> None
         socket = await peer.connect(server.url)
         burst = 2 * FLUSH_EVERY + 5
         for _ in range(burst):
-            socket._push(socket_message(socket))
+            socket._sender.push(socket_message(socket))
         # the full chunks went out while the burst was still being sent
         assert len(peer.writes) == 2
         await wait_for(lambda: len(peer.frames) >= burst)
