@@ -41,9 +41,16 @@ class ReferenceSerializer:
             if join_ref is not None:
                 frame["join_ref"] = join_ref
         try:
-            return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+            return json.dumps(frame, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError):
+            pass  # not encodable, or a NaN or infinity in it: tried again below
+        try:
+            lenient = json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
         except (TypeError, ValueError) as exc:
             raise EncodeError(f"payload could not be encoded: {exc}") from exc
+        # NaN and Infinity are no JSON: null instead, as orjson and JS's JSON.stringify write
+        finite = json.loads(lenient, parse_constant=lambda _constant: None)
+        return json.dumps(finite, separators=(",", ":"), ensure_ascii=False)
 
     def decode(self, raw: RawFrame) -> Message:
         if isinstance(raw, str):
