@@ -188,3 +188,17 @@ def test_under_gevent_the_loop_runs_on_the_unpatched_selector_in_a_real_thread(
         while thread.loop.is_running() and thread.loop.time() < deadline:
             threading.Event().wait(0.01)  # polling a condition, bounded
         thread.loop.close()
+
+
+def test_without_uvloop_or_gevent_the_loop_is_asyncios_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(_loop_thread.sys.modules, "uvloop", None)
+    monkeypatch.delitem(_loop_thread.sys.modules, "gevent.monkey", raising=False)
+    thread = LoopThread()
+    try:
+        assert type(thread.loop).__module__.startswith("asyncio.")  # not uvloop's Loop
+        assert thread.call(asyncio.get_running_loop, scaled(5)) is thread.loop
+    finally:
+        thread._stop_at_exit()
+        thread.loop.close()
