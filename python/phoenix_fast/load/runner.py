@@ -336,6 +336,11 @@ class Runner:
                 **options,
             )
             slot = _Slot(socket, index)
+            # Callbacks rather than the socket's observer: an observer is also handed a
+            # "push" event for every reply, built whether it is wanted or not (0.7 µs, 7-9%
+            # of this tool's CPU per reply at saturation), and the pacer times pushes from
+            # their slots anyway. A drop is an open connection lost mid-run whoever closed
+            # it: a heartbeat timeout is the socket's own close (the observer's by_us).
             socket.on_open(functools.partial(self._on_open, slot))
             socket.on_close(functools.partial(self._on_close, slot))
             socket.on_error(functools.partial(self._on_socket_error, slot))
