@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from phoenix_fast._loop_thread import LoopThread
+from phoenix_fast._redact import redact_url
 from phoenix_fast.errors import StreamOverflow
 from phoenix_fast.socket import Socket as AsyncSocket
 
@@ -136,7 +137,8 @@ class Socket:
             try:
                 await asyncio.wait_for(_awaitable(socket.connect()), wait)
             except asyncio.TimeoutError:
-                raise TimeoutError(f"{socket.endpoint} not connected within {wait} s") from None
+                shown = redact_url(socket.endpoint)  # its query may hold the connect params
+                raise TimeoutError(f"{shown} not connected within {wait} s") from None
 
         self._thread.run(connect, wait + _GRACE)
 
@@ -184,7 +186,8 @@ class Socket:
 
     @property
     def endpoint(self) -> str:
-        """The WebSocket URL, without the query."""
+        """The endpoint's URL, with the query it was given (connect params are added when
+        connecting); show it with ``redact_url`` (``repr`` does)."""
         return self.async_socket.endpoint
 
     # -- channels and callbacks ----------------------------------------------------------------
@@ -216,7 +219,7 @@ class Socket:
         self._call(lambda: self.async_socket.off(refs))
 
     def __repr__(self) -> str:
-        return f"<phoenix_fast.sync.Socket {self.endpoint}>"
+        return f"<phoenix_fast.sync.Socket {redact_url(self.endpoint)}>"
 
 
 class Channel:
@@ -399,13 +402,15 @@ class Stream(Iterator["Message"]):
                     f"no {stream.event!r} message on {stream.channel.topic} within {timeout} s"
                 ) from None
             batch = [first]
+            # All of them (at most the stream's maxsize). With a message queued, __anext__
+            # returns it without waiting, or raises StreamOverflow if the queue overflowed since
+            # `first` (on 3.11, wait_for read `first` in a task of its own and resumed us a loop
+            # iteration later): never StopAsyncIteration, as a queued message is always read.
             try:
-                while len(stream):  # all of them: at most the stream's maxsize
+                while len(stream):
                     batch.append(await stream.__anext__())
-            except StreamOverflow as exc:  # after the messages before it
+            except StreamOverflow as exc:  # raised after the messages before it
                 errors.append(exc)
-            except StopAsyncIteration:
-                pass
             return batch
 
         wait = None if timeout is None else timeout + _GRACE
