@@ -43,14 +43,14 @@ pub struct WsClient {
 impl WsClient {
     /// Parses frames and decodes messages from `data` into a list.
     fn feed_frames<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
-        let mut batch = BatchDecoder::with_capacity(py, 0).plain();
+        let mut batch = BatchDecoder::for_read(py, data.len()).plain();
         let mut codec = self.codec.as_ref().map(|c| c.bind(py).borrow_mut());
         let mut control = Control::default();
         let result = self.parser.feed(data, |event| -> Result<(), std::convert::Infallible> {
             match event {
-                WsEvent::Text(bytes) => match codec.as_deref_mut() {
-                    Some(codec) => batch.push_text_validated(codec, bytes),
-                    None => batch.push_done(text_object(py, bytes)),
+                WsEvent::Text(text) => match codec.as_deref_mut() {
+                    Some(codec) => batch.push_str(codec, text),
+                    None => batch.push_done(PyString::new(py, text).into_any()),
                 },
                 WsEvent::Binary(bytes) => match codec.as_deref_mut() {
                     Some(codec) => batch.push_binary(codec, bytes),
@@ -100,15 +100,6 @@ impl WsClient {
 struct Control {
     pongs: Vec<Vec<u8>>,
     close: Option<(Option<u16>, String)>,
-}
-
-fn text_object<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyAny> {
-    // The parser validated the whole message as UTF-8; `from_utf8` here cannot fail, and
-    // the lossy fallback only keeps the code free of unwrap.
-    match std::str::from_utf8(bytes) {
-        Ok(text) => PyString::new(py, text).into_any(),
-        Err(_) => PyString::new(py, &String::from_utf8_lossy(bytes)).into_any(),
-    }
 }
 
 #[pymethods]

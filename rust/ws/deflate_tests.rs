@@ -21,7 +21,7 @@ enum Ev {
 fn feed(p: &mut FrameParser, data: &[u8], events: &mut Vec<Ev>) -> Result<(), WsError> {
     p.feed(data, |e| {
         events.push(match e {
-            WsEvent::Text(t) => Ev::Text(String::from_utf8(t.to_vec()).expect("validated text")),
+            WsEvent::Text(t) => Ev::Text(t.to_owned()),
             WsEvent::Binary(b) => Ev::Binary(b.to_vec()),
             WsEvent::Ping(b) => Ev::Ping(b.to_vec()),
             _ => Ev::Other,

@@ -227,8 +227,10 @@ impl TryFrom<u8> for Opcode {
 /// the duration of the callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WsEvent<'a> {
-    /// A complete text message, already validated as UTF-8.
-    Text(&'a [u8]),
+    /// A complete text message, validated as UTF-8 once, here: a `str`, so the consumer
+    /// never checks it again (a second `from_utf8` cost 190 instructions per S1 message in the
+    /// fused decoder, 4% of its work: callgrind, issue 17).
+    Text(&'a str),
     /// A complete binary message.
     Binary(&'a [u8]),
     /// A ping; the caller should answer with a Pong carrying the same payload.
@@ -683,10 +685,8 @@ impl FrameParser {
 /// The event for a complete Text or Binary message; text must be UTF-8.
 fn data_event(opcode: Opcode, payload: &[u8]) -> Result<WsEvent<'_>, WsError> {
     if opcode == Opcode::Text {
-        if simdutf8::basic::from_utf8(payload).is_err() {
-            return Err(WsError::InvalidUtf8);
-        }
-        Ok(WsEvent::Text(payload))
+        let text = simdutf8::basic::from_utf8(payload).map_err(|_| WsError::InvalidUtf8)?;
+        Ok(WsEvent::Text(text))
     } else {
         Ok(WsEvent::Binary(payload))
     }
