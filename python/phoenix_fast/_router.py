@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from phoenix_fast import _native
 from phoenix_fast._callbacks import Callbacks, Registered
-from phoenix_fast._constants import CHANNEL_INTERNAL_EVENTS
+from phoenix_fast._constants import CHANNEL_INTERNAL_EVENTS, EVENT_REPLY
 from phoenix_fast._logging import SocketLog
 from phoenix_fast._states import SocketState
 from phoenix_fast.message import Message
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["Router"]
 
 _INTERNAL = CHANNEL_INTERNAL_EVENTS
+_REPLY = EVENT_REPLY
 _OPEN = SocketState.OPEN
 
 
@@ -39,6 +41,7 @@ class Router:
         machine: the connection machine, read for the ref of the heartbeat in flight.
         on_ref: called with ``(conn, ref)`` for a message that may answer a heartbeat or a
             ``ping()``.
+        pending: the socket's pending pushes (a reply finds its push there).
         loop: the socket's loop (to resume reading on the next iteration).
     """
 
@@ -48,6 +51,7 @@ class Router:
         "_loop",
         "_machine",
         "_on_ref",
+        "_pending",
         "messages_in",
         "topics",
         "yielded",
@@ -59,12 +63,14 @@ class Router:
         callbacks: Callbacks,
         machine: ConnectionMachine,
         on_ref: Callable[[Connection, str], None],
+        pending: _native.Pending,
         loop: BoundLoop,
     ) -> None:
         self._log = log
         self._callbacks = callbacks
         self._machine = machine
         self._on_ref = on_ref
+        self._pending = pending
         self._loop = loop
         #: topic -> channels on it (lists are replaced, never mutated: copy on write)
         self.topics: dict[str, list[Channel]] = {}
@@ -115,6 +121,7 @@ class Router:
         machine = self._machine
         callbacks = self._callbacks
         message_callbacks = callbacks.message
+        pending = self._pending
         self.messages_in += len(items)
         for message in items:
             # messages behind a close (ours, or a replacement) are dropped, as browsers do
@@ -139,7 +146,31 @@ class Router:
                         continue
                     if channel._hooked or event in _INTERNAL:
                         try:
-                            channel._trigger(event, payload, ref, join_ref)
+                            if (
+                                event == _REPLY
+                                and ref is not None
+                                and type(payload) is dict
+                                and not channel._hooked
+                            ):
+                                # a reply, the other half of every awaited push: what
+                                # channel._trigger and _internal do, written out (two calls
+                                # fewer per reply)
+                                push = pending.resolve(ref)
+                                if push is not None:
+                                    if push.channel is channel:
+                                        status = str(payload.get("status"))
+                                        push._resolve(status, payload.get("response"))
+                                        if channel.socket.observer is not None:
+                                            channel.socket._observe_push(push, status)
+                                    else:  # another channel's push: not this one's to take
+                                        pending.add(ref, push, push._deadline)
+                                bindings = channel._bindings.get(event)
+                                if bindings:
+                                    callbacks.run_bindings(
+                                        bindings, payload, ref, join_ref or channel._join_push.ref
+                                    )
+                            else:
+                                channel._trigger(event, payload, ref, join_ref)
                         except Exception as exc:
                             log.error("channel", f"dispatching {topic} {event} failed", exc)
                         continue

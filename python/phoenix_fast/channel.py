@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from threading import get_ident
 from typing import TYPE_CHECKING, Any, Literal
 
 from phoenix_fast._arity import check_callback, positional_arity
@@ -185,10 +186,16 @@ class Channel:
             raise InvalidState(
                 f"tried to push {event!r} to {self.topic!r} before joining: call join() first"
             )
-        self.socket._loop.check_thread()
-        timeout = self.timeout if timeout is None else timeout
-        push = Push(self, event, {} if payload is None else payload, timeout)
-        if self._state is not _JOINED or not self.socket._sender.send_new_push(push):
+        socket = self.socket
+        if socket._loop.thread != get_ident():  # BoundLoop.check_thread's test, in place
+            socket._loop.check_thread()
+        push = Push(
+            self,
+            event,
+            {} if payload is None else payload,
+            self.timeout if timeout is None else timeout,
+        )
+        if self._state is not _JOINED or not socket._sender.send_new_push(push):
             push._start_timeout()
             if self._push_buffer is _NO_PUSHES:
                 self._push_buffer = {}

@@ -212,7 +212,9 @@ class Socket:
             self._loop, self._machine, self._on_push_timeout, self._on_machine_deadline, log
         )
         self._callbacks = Callbacks(log)
-        self._router = Router(log, self._callbacks, self._machine, self._on_ref, self._loop)
+        self._router = Router(
+            log, self._callbacks, self._machine, self._on_ref, self._deadlines.pending, self._loop
+        )
         self._sender = Sender(self, self._deadlines, self._loop, log)
         #: The current connection (None before the first connect and after a disconnect).
         self._conn: Connection | None = None
