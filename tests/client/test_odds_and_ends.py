@@ -96,3 +96,24 @@ def test_an_endpoint_without_a_host_is_refused(endpoint: str) -> None:
 def test_query_params_are_written_as_js_writes_them() -> None:
     query = query_string({"on": True, "off": False, "n": 1, "skip": None, "user": {"id": 7}})
     assert query == "on=true&off=false&n=1&user%5Bid%5D=7"
+
+
+async def test_a_raising_close_callback_is_logged_and_the_next_one_still_runs() -> None:
+    logged: list[tuple[str, str]] = []
+    socket, server = await connected(logger=lambda kind, msg, data: logged.append((kind, msg)))
+    channel = socket.channel("room")
+    await join(channel, server.current)
+    heard: list[Any] = []
+
+    def broken(payload: Any, ref: Any) -> None:
+        raise LookupError("closing")
+
+    channel.on_close(broken)
+    channel.on_close(lambda payload, ref, join_ref: heard.append((payload, join_ref)))
+    server.current.push("room", "phx_close", {"bye": 1}, join_ref=channel.join_ref)
+    await settle()
+    assert heard == [({"bye": 1}, channel.join_ref)]
+    assert any(
+        kind == "callback" and "broken raised LookupError('closing')" in msg for kind, msg in logged
+    )
+    await socket.disconnect()
