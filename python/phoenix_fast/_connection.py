@@ -55,6 +55,7 @@ class Connection:
         "closed",
         "closing",
         "current",
+        "dropped",
         "error",
         "generation",
         "lost",
@@ -79,6 +80,9 @@ class Connection:
         self.closed = False
         self.lost = False  # its pings and in-flight pushes were failed
         self.was_open = False
+        #: Whether losing it counts as a drop (``stats().drops``): it was open and the
+        #: socket did not mean to close it (a heartbeat timeout counts; a disconnect not).
+        self.dropped = False
         self.error: BaseException | None = None
         self._task: asyncio.Future[Any] | None = None
         self._awaiting: list[asyncio.Future[Any]] = []

@@ -7,14 +7,24 @@ transports count bytes per read and per write, never per message.
 The observer is called with an event name and a dict, for:
 
 - ``"connect"``: ``{"connects": n, "transport": name}``, a connection opened;
-- ``"close"``: ``{"code": c, "reason": r, "by_us": bool, "reconnect_in": seconds|None}``;
+- ``"close"``: ``{"code": c, "reason": r, "by_us": bool, "was_open": bool, "drop": bool,
+  "reconnect_in": seconds|None}``, a connection (or an attempt) closed; ``was_open``: it
+  had opened; ``drop``: it counts in ``stats().drops`` (it was open and the socket did not
+  mean to close it: a heartbeat timeout is a drop although the socket closes it, a
+  ``disconnect()`` is not);
+- ``"error"``: ``{"error": exception, "first": bool}``, a connection or an attempt failed
+  (a close follows); ``first``: the first failure of an outage, the one logged at WARNING;
+- ``"channel_error"``: ``{"topic": t, "from_transport": bool}``, a channel errored: its
+  server process crashed, or (``from_transport``) the connection dropped; it rejoins;
 - ``"join"``: ``{"topic": t, "join_ref": ref}``, a join (or a rejoin) was accepted;
 - ``"rejoin"``: ``{"topic": t}``, a channel sends its join again (after an error, a
   timeout, a reconnect);
 - ``"push"``: ``{"topic": t, "event": e, "status": s, "seconds": rtt}``, a push resolved
   (``status`` is the server's, or ``"timeout"``; joins and leaves are pushes too).
 
-With no observer set, the only cost is one ``is None`` test where an event happens.
+With no observer set, the only cost is one ``is None`` test where an event happens. An
+observer that does not want the ``"push"`` events (one per reply) is set with
+``Socket(observe_pushes=False)``: the reply path then costs what it costs without one.
 """
 
 from __future__ import annotations

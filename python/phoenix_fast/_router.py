@@ -160,7 +160,7 @@ class Router:
                                     if push.channel is channel:
                                         status = str(payload.get("status"))
                                         push._resolve(status, payload.get("response"))
-                                        if channel.socket.observer is not None:
+                                        if channel.socket._push_observer is not None:
                                             channel.socket._observe_push(push, status)
                                     else:  # another channel's push: not this one's to take
                                         pending.add(ref, push, push._deadline)

@@ -339,7 +339,7 @@ class Channel:
                     if push.channel is self:
                         status = str(payload.get("status"))
                         push._resolve(status, payload.get("response"))
-                        if socket.observer is not None:
+                        if socket._push_observer is not None:
                             socket._observe_push(push, status)
                     else:  # a reply to another channel's push: not ours to take
                         pending.add(ref, push, push._deadline)
@@ -486,6 +486,10 @@ class Channel:
             # the server's channel process is gone: what it was asked cannot be answered
             error = ChannelCrashed(f"channel {self.topic} crashed on the server")
         self._apply(machine.errored(self._state, from_transport, self.socket.is_connected()), error)
+        if self.socket.observer is not None:
+            self.socket._observe(
+                "channel_error", {"topic": self.topic, "from_transport": from_transport}
+            )
 
     def _on_socket_open(self) -> None:
         step = machine.socket_opened(self._state)

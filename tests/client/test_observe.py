@@ -70,19 +70,95 @@ async def test_the_observer_sees_connects_joins_pushes_closes_and_rejoins() -> N
     await asyncio.sleep(0.5)
     await settle()
     await socket.disconnect()
-    assert seen[:6] == [
+    assert seen[:7] == [
         ("connect", {"connects": 1, "transport": "MockConnection"}),
         ("join", {"topic": "room:a", "join_ref": message.ref}),
         ("push", {"topic": "room:a", "event": "phx_join", "status": "ok", "seconds": 0.0}),
         ("push", {"topic": "room:a", "event": "hello", "status": "ok", "seconds": 0.25}),
         ("push", {"topic": "room:a", "event": "lost", "status": "timeout", "seconds": 1.0}),
-        ("close", {"code": 1011, "reason": "boom", "by_us": False, "reconnect_in": 0.5}),
+        ("channel_error", {"topic": "room:a", "from_transport": True}),
+        (
+            "close",
+            {
+                "code": 1011,
+                "reason": "boom",
+                "by_us": False,
+                "was_open": True,
+                "drop": True,
+                "reconnect_in": 0.5,
+            },
+        ),
     ]
-    assert seen[6:9] == [
+    assert seen[7:] == [
         ("connect", {"connects": 2, "transport": "MockConnection"}),
         ("rejoin", {"topic": "room:a"}),
-        ("close", {"code": 1000, "reason": "", "by_us": True, "reconnect_in": None}),
+        ("channel_error", {"topic": "room:a", "from_transport": True}),
+        (
+            "close",
+            {
+                "code": 1000,
+                "reason": "",
+                "by_us": True,
+                "was_open": True,
+                "drop": False,
+                "reconnect_in": None,
+            },
+        ),
     ]
+
+
+async def test_an_observer_without_pushes_still_sees_the_connection_and_channels() -> None:
+    seen, observer = recorder()
+    socket, server = await connected(observer=observer, observe_pushes=False)
+    channel = socket.channel("room:a")
+    await join(channel, server.current)
+    push = channel.push("hello", {})
+    await settle()
+    server.current.reply(last(server.current, "hello"), "ok", {})
+    await push
+    channel.push("lost", {}, timeout=1.0)
+    await asyncio.sleep(1.0)
+    server.current.push("room:a", "phx_error", {})  # the channel's process crashed
+    await settle()
+    assert [event for event, _ in seen] == ["connect", "join", "channel_error"]
+    assert seen[2] == ("channel_error", {"topic": "room:a", "from_transport": False})
+    socket.observer = None
+    socket.observer = observer  # set again later: still without pushes
+    server.current.reply(last(server.current, "phx_join"), "ok", {})
+    await settle()
+    assert "push" not in [event for event, _ in seen]
+    await socket.disconnect()
+
+
+async def test_a_heartbeat_timeout_is_a_drop_although_the_socket_closes() -> None:
+    seen, observer = recorder()
+    socket, server = make_socket(
+        observer=observer, heartbeat_interval=1.0, reconnect_after=lambda tries: 5.0
+    )
+    server.handler = None  # a server that answers nothing: no heartbeat reply comes
+    await socket.connect()
+    await asyncio.sleep(2.5)
+    await settle()
+    closes = [data for event, data in seen if event == "close"]
+    assert len(closes) == 1
+    assert closes[0]["by_us"] and closes[0]["was_open"] and closes[0]["drop"]
+    assert socket.stats().drops == 1
+    await socket.disconnect()
+
+
+async def test_the_observer_sees_each_failed_attempt_and_whether_it_was_the_first() -> None:
+    seen, observer = recorder()
+    socket, server = make_socket(observer=observer, reconnect_after=lambda tries: 0.5)
+    server.refuse = ConnectError("down")
+    socket.connect()
+    await asyncio.sleep(0.6)
+    await settle()
+    errors = [data for event, data in seen if event == "error"]
+    closes = [data for event, data in seen if event == "close"]
+    assert [type(data["error"]) for data in errors] == [ConnectError, ConnectError]
+    assert [data["first"] for data in errors] == [True, False]
+    assert [(data["was_open"], data["drop"]) for data in closes] == [(False, False)] * 2
+    await socket.disconnect()
 
 
 async def test_a_raising_observer_is_logged_and_the_socket_goes_on() -> None:

@@ -5,6 +5,15 @@ of ``procs``) on the running event loop and returns its :class:`~phoenix_fast.lo
 Drops are counted and the client reconnects and rejoins on its own; nothing the server does
 ends the run early except an unreachable URL at the start (:class:`LoadError`).
 
+Each socket's connects, reconnects, drops and failed attempts are counted by its observer
+(``Socket(..., observer=..., observe_pushes=False)``, see :mod:`phoenix_fast._observe`):
+one hook per socket instead of ``on_open``, ``on_close`` and ``on_error`` callbacks, and a
+reconnect is the socket's own count of opens past the first. It takes no push events: the
+pacer times each push from its slot in the open model (the time it should have left), which
+an event's round trip from the send does not give, and skipping them keeps the reply path as
+cheap as with no observer. The joins' followers keep their own clocks and the channels'
+``on_error``, where an outage starts.
+
 A monitor task samples the event loop's lag every 10 ms and closes an interval row (see
 :mod:`phoenix_fast.load.intervals`) at every multiple of ``--interval`` in Unix time. After
 a drop, the run measures its recovery: the time until 99% of the channels joined before it
@@ -19,14 +28,13 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from phoenix_fast import Socket
 from phoenix_fast._redact import redact_url
 from phoenix_fast._states import ChannelState
-from phoenix_fast._types import CloseEvent
 from phoenix_fast.channel import Channel
 from phoenix_fast.load.connection import scrubber, socket_options
 from phoenix_fast.load.intervals import COUNT_FIELDS, LOOP_LAG, saturation
@@ -83,8 +91,9 @@ class _Slot:
     socket: Socket
     index: int
     started: bool = False
+    #: Whether the socket's connection is open now, and whether it ever opened.
     open: bool = False
-    opens: int = 0
+    opened: bool = False
     #: Joins waiting for the socket's first connection.
     waiting: list[Spot] = field(default_factory=list)
 
@@ -333,17 +342,11 @@ class Runner:
                 logger=self._logger,
                 jitter=0.5,
                 local_address=_source_ip(sc.source_ips, index),
+                observe_pushes=False,
                 **options,
             )
             slot = _Slot(socket, index)
-            # Callbacks rather than the socket's observer: an observer is also handed a
-            # "push" event for every reply, built whether it is wanted or not (0.7 µs, 7-9%
-            # of this tool's CPU per reply at saturation), and the pacer times pushes from
-            # their slots anyway. A drop is an open connection lost mid-run whoever closed
-            # it: a heartbeat timeout is the socket's own close (the observer's by_us).
-            socket.on_open(functools.partial(self._on_open, slot))
-            socket.on_close(functools.partial(self._on_close, slot))
-            socket.on_error(functools.partial(self._on_socket_error, slot))
+            socket.observer = functools.partial(self._observe, slot)
             self._slots.append(slot)
 
     async def _preflight(self) -> None:
@@ -458,7 +461,7 @@ class Runner:
     def _join(self, spot: Spot) -> None:
         """Joins now if the channel's socket has connected once, else when it does."""
         slot = self._slots[spot.s - self._first]
-        if slot.opens:
+        if slot.opened:
             self._send_join(slot, spot)
             return
         slot.waiting.append(spot)
@@ -569,26 +572,40 @@ class Runner:
 
     # -- callbacks ---------------------------------------------------------------------
 
-    def _on_open(self, slot: _Slot) -> None:
-        slot.opens += 1
+    def _observe(self, slot: _Slot, event: str, data: Mapping[str, Any]) -> None:
+        """A socket's observer: counts its connects, reconnects, drops and failures."""
+        if event == "connect":
+            self._on_connect(slot, data["connects"])
+        elif event == "close":
+            self._on_close(slot, data["code"])
+        elif event == "error":
+            self._on_socket_error(slot, data["error"])
+
+    def _on_connect(self, slot: _Slot, connects: int) -> None:
         self.stats.count("socket_opens")
-        if slot.opens > 1:
+        if connects > 1:  # the socket's opens, past its first: reconnects
             self.stats.count("socket_reconnects")
         if not slot.open:
             slot.open = True
             self._connected += 1
             self.stats.peak("sockets", self._connected)
+        slot.opened = True
+        # the observer hears of the open before the socket's callbacks and its channels'
+        # rejoins, as an on_open callback would: the joins that waited for it go out now
         waiting, slot.waiting = slot.waiting, []
         for spot in waiting:
             self._send_join(slot, spot)
 
-    def _on_close(self, slot: _Slot, event: CloseEvent) -> None:
+    def _on_close(self, slot: _Slot, code: int | None) -> None:
+        # A drop is an open connection lost while the run is not closing its sockets. Not
+        # the event's ``by_us``: a heartbeat timeout is a close by us and still a drop, and
+        # an embedded server stopped by Ctrl-C closes sockets on a run that is ending.
         if slot.open:
             slot.open = False
             self._connected -= 1
             if not self.closing:
                 self.stats.count("socket_drops")
-                self.stats.error(f"socket closed by the server (code {event.code})")
+                self.stats.error(f"socket closed by the server (code {code})")
 
     def _on_socket_error(self, slot: _Slot, error: BaseException) -> None:
         if self.closing:
