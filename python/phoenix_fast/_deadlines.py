@@ -36,13 +36,13 @@ class Deadlines:
     """
 
     __slots__ = (
-        "_at",
         "_handle",
         "_log",
         "_loop",
         "_machine",
         "_on_machine_due",
         "_on_timeout",
+        "at",
         "pending",
     )
 
@@ -63,7 +63,7 @@ class Deadlines:
         self._log = log
         self._handle: asyncio.TimerHandle | None = None
         #: When the timer fires (None: not armed).
-        self._at: float | None = None
+        self.at: float | None = None
 
     def make_ref(self) -> str:
         """The socket's next ref: "1", "2", ... (wrapping to "0"), as the JS client's."""
@@ -77,8 +77,8 @@ class Deadlines:
             pending.resolve(push.ref)
         deadline = push._deadline = now + push.timeout
         ref = push.ref = pending.add_next(push, deadline)
-        if self._at is None or deadline < self._at:
-            self._arm(deadline)
+        if self.at is None or deadline < self.at:
+            self.arm(deadline)
         return ref
 
     def untrack(self, ref: str) -> bool:
@@ -105,19 +105,20 @@ class Deadlines:
         input; a deadline that moved later only makes the timer fire early once, for
         nothing)."""
         deadline = self._machine.next_deadline()
-        if deadline is not None and (self._at is None or deadline < self._at):
-            self._arm(deadline)
+        if deadline is not None and (self.at is None or deadline < self.at):
+            self.arm(deadline)
 
-    def _arm(self, deadline: float) -> None:
+    def arm(self, deadline: float) -> None:
+        """Arms the timer at ``deadline`` (callers arm only an earlier one)."""
         if self._handle is not None:
             self._handle.cancel()
-        self._at = deadline
+        self.at = deadline
         self._handle = self._loop.get().call_at(deadline, self._fire)
 
     def _fire(self) -> None:
         # asyncio may run a timer up to its clock resolution early: it fired, so it is time
-        now = max(self._loop.get().time(), self._at or 0.0)
-        self._handle = self._at = None
+        now = max(self._loop.get().time(), self.at or 0.0)
+        self._handle = self.at = None
         on_timeout = self._on_timeout
         for push in self.pending.expire(now):
             try:
@@ -135,11 +136,11 @@ class Deadlines:
         deadline = self.pending.next_deadline()
         if due is not None and (deadline is None or due < deadline):
             deadline = due
-        if deadline is not None and (self._at is None or deadline < self._at):
-            self._arm(deadline)
+        if deadline is not None and (self.at is None or deadline < self.at):
+            self.arm(deadline)
 
     def __len__(self) -> int:
         return len(self.pending)
 
     def __repr__(self) -> str:
-        return f"<Deadlines {len(self.pending)} pending, next at {self._at}>"
+        return f"<Deadlines {len(self.pending)} pending, next at {self.at}>"

@@ -74,8 +74,13 @@ class Sender:
         if self._log.enabled:
             self.send_push(push)
             return True
+        # Deadlines.track written out for a push never sent before (one call fewer per push);
         # an open connection was opened on this loop: no need for BoundLoop.get()'s checks
-        ref = self._deadlines.track(push, self._loop.loop.time())  # type: ignore[union-attr]
+        deadlines = self._deadlines
+        deadline = push._deadline = self._loop.loop.time() + push.timeout  # type: ignore[union-attr]
+        ref = push.ref = deadlines.pending.add_next(push, deadline)
+        if deadlines.at is None or deadline < deadlines.at:
+            deadlines.arm(deadline)
         push.sent = True
         channel = push.channel
         payload = push._payload
