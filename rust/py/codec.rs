@@ -9,7 +9,7 @@ use super::errors::{
     decode_error, decode_error_msg, encode_error, encode_error_msg, serializer_version_error,
 };
 use super::message::new_message;
-use super::strings::StringCache;
+use super::strings::{Field, StringCache};
 use crate::frame::{self, Frame, Header, Payload};
 use crate::longpoll::parse_poll_body;
 
@@ -59,15 +59,15 @@ impl Codec {
     /// from frame to frame (join_ref, topic, event) come from the string cache.
     pub fn envelope_fields<'py>(&mut self, py: Python<'py>, f: &Frame<'_>) -> [Bound<'py, PyAny>; 4] {
         let join_ref = match f.join_ref.as_deref() {
-            Some(s) => self.strings.get(py, s).into_any(),
+            Some(s) => self.strings.get_field(py, s, Field::JoinRef).into_any(),
             None => py.None().into_bound(py),
         };
         let ref_ = match f.ref_.as_deref() {
             Some(s) => PyString::new(py, s).into_any(),
             None => py.None().into_bound(py),
         };
-        let topic = self.strings.get(py, &f.topic).into_any();
-        let event = self.strings.get(py, &f.event).into_any();
+        let topic = self.strings.get_field(py, &f.topic, Field::Topic).into_any();
+        let event = self.strings.get_field(py, &f.event, Field::Event).into_any();
         [join_ref, ref_, topic, event]
     }
 
