@@ -22,6 +22,9 @@ def push(payload: Any, *, join_ref: str | None = None, topic: str = "t") -> Mess
 ENCODE_ERRORS = [
     pytest.param("1.0.0", push(b"raw"), "binary payloads need the V2 serializer", id="v1-binary"),
     pytest.param("2.0.0", push({"x": object()}), "could not be encoded", id="not-json"),
+    pytest.param("2.0.0", push({"n": [2**64]}), "Integer exceeds 64-bit range", id="big-int"),
+    pytest.param("1.0.0", push({"n": -(2**63) - 1}), "exceeds 64-bit", id="small-int"),
+    pytest.param("2.0.0", push({"x": {1: "one"}}), "Dict key must be str", id="int-key"),
     pytest.param(
         "2.0.0", push(b"raw", topic="t" * 300), "field topic is 300 bytes long", id="long-topic"
     ),
@@ -89,6 +92,12 @@ def test_nan_and_infinity_are_sent_as_null_by_both(vsn: str) -> None:
     assert "NaN" not in native.replace('"NaN"', "") and "Infinity" not in native
     decoded = Serializer(vsn).decode(native).payload
     assert decoded == {"nan": None, "up": [None, {"down": None}], "text": "NaN", "x": 1.5}
+
+
+@pytest.mark.parametrize("make", SERIALIZERS)
+def test_the_widest_64_bit_ints_are_sent(make: type[Serializer | ReferenceSerializer]) -> None:
+    frame = make().encode(push({"top": 2**64 - 1, "bottom": -(2**63)}))
+    assert frame == '[null,"1","t","e",{"top":18446744073709551615,"bottom":-9223372036854775808}]'
 
 
 def test_the_native_serializer_shows_its_version() -> None:

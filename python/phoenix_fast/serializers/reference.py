@@ -34,6 +34,7 @@ class ReferenceSerializer:
             if self._major != 2:
                 raise EncodeError("binary payloads need the V2 serializer")
             return _encode_binary_push(join_ref, ref, topic, event, bytes(payload))
+        _check_json(payload)
         if self._major == 2:
             frame: Any = [join_ref, ref, topic, event, payload]
         else:
@@ -69,6 +70,31 @@ class ReferenceSerializer:
         if self._major == 2:
             return _from_array(frame)
         return _from_object(frame)
+
+
+#: The ints the native serializer (orjson) writes: 64 bits, signed or not.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+
+
+def _check_json(payload: Any) -> None:
+    """Refuses, among JSON's own types, what the native serializer (orjson) refuses and
+    ``json`` would write: a dict key that is not exactly a ``str``, an int beyond 64 bits."""
+    seen: set[int] = set()
+    stack = [payload]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (dict, list, tuple)):
+            if id(item) in seen:
+                continue  # shared, or a cycle (which json.dumps refuses next)
+            seen.add(id(item))
+            if isinstance(item, dict):
+                if any(type(key) is not str for key in item):
+                    raise EncodeError("payload could not be encoded: Dict key must be str")
+                stack.extend(item.values())
+            else:
+                stack.extend(item)
+        elif type(item) is int and not _INT_MIN <= item <= _INT_MAX:
+            raise EncodeError("payload could not be encoded: Integer exceeds 64-bit range")
 
 
 def _check_ref(value: Any, field: str) -> str | None:
