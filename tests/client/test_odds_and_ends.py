@@ -4,6 +4,7 @@ endpoint and query corner cases."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -117,3 +118,16 @@ async def test_a_raising_close_callback_is_logged_and_the_next_one_still_runs() 
         kind == "callback" and "broken raised LookupError('closing')" in msg for kind, msg in logged
     )
     await socket.disconnect()
+
+
+async def test_every_awaiter_of_an_outcome_gets_it_and_a_cancelled_one_is_skipped() -> None:
+    outcome: Outcome[str] = Outcome()
+    waiting = [asyncio.ensure_future(outcome.wait()) for _ in range(3)]
+    await settle()
+    assert outcome.awaited
+    waiting[1].cancel()
+    await settle()
+    outcome.set_result("done")
+    assert [await waiting[0], await waiting[2]] == ["done", "done"]
+    assert waiting[1].cancelled()
+    assert not outcome.awaited and await outcome == "done"
