@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from phoenix_fast import Message, ReferenceSerializer, Socket
+from phoenix_fast.errors import DecodeError
 from phoenix_fast.testing import wait_for
 
 
@@ -44,3 +45,26 @@ async def test_a_decoder_raising_on_one_frame_drops_only_that_frame(phoenix_url:
         await wait_for(lambda: any("the decoder raised" in line for line in logged))
         assert heard == []
         assert any("the decoder raised ValueError('no shouting')" in line for line in logged)
+
+
+async def test_a_decoders_own_decode_error_is_logged_as_it_said(phoenix_url: str) -> None:
+    serializer = ReferenceSerializer("2.0.0")
+    logged: list[str] = []
+
+    def decode(raw: str | bytes) -> Message:
+        if isinstance(raw, str) and '"shout"' in raw:
+            raise DecodeError("shouting is not a frame here")
+        return serializer.decode(raw)
+
+    socket = Socket(
+        phoenix_url,
+        encode=serializer.encode,
+        decode=decode,
+        logger=lambda kind, msg, data: logged.append(msg),
+    )
+    async with socket:
+        channel = socket.channel("echo:custom-decode-error")
+        await channel.join()
+        await channel.push("shout", {})
+        await wait_for(lambda: any("shouting" in line for line in logged))
+        assert "dropping a frame that cannot be decoded: shouting is not a frame here" in logged
