@@ -88,7 +88,10 @@ impl<'py> BatchDecoder<'py> {
     fn push_frame(&mut self, codec: &mut Codec, frame: &Frame<'_>) {
         let fields = codec.envelope_fields(self.py, frame);
         let (json, ready) = match &frame.payload {
-            Payload::Json(bytes) => (Some(self.append_json(bytes)), None),
+            Payload::Json(bytes) => match codec.simple_payload(self.py, bytes) {
+                Some(obj) => (None, Some(obj)),
+                None => (Some(self.append_json(bytes)), None),
+            },
             other => match codec.non_json_payload(self.py, other) {
                 Ok(obj) => (None, Some(obj)),
                 Err(err) => return self.push_error(err),

@@ -9,6 +9,7 @@ use super::errors::{
     decode_error, decode_error_msg, encode_error, encode_error_msg, serializer_version_error,
 };
 use super::message::new_message;
+use super::payload::decode_simple;
 use super::strings::{Field, StringCache};
 use crate::frame::{self, Frame, Header, Payload};
 use crate::longpoll::parse_poll_body;
@@ -53,6 +54,16 @@ impl Codec {
 
     pub fn batch_loads(&self) -> bool {
         self.batch
+    }
+
+    /// The payload decoded without orjson when it is of the simple shapes (see
+    /// `payload.rs`), and only when orjson is the decoder: a custom one sees every payload.
+    #[inline]
+    pub fn simple_payload<'py>(&mut self, py: Python<'py>, json: &[u8]) -> Option<Bound<'py, PyAny>> {
+        if !self.zero_copy {
+            return None;
+        }
+        decode_simple(py, json, &mut self.strings)
     }
 
     /// The join_ref, ref, topic and event of a frame as Python objects. The fields that repeat

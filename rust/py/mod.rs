@@ -4,6 +4,7 @@ mod batch;
 mod codec;
 mod errors;
 mod message;
+mod payload;
 mod pending;
 mod presence;
 mod strings;

@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from phoenix_fast import _native
 from phoenix_fast.errors import DecodeError
@@ -69,3 +71,99 @@ def test_topics_beyond_the_string_cache_still_decode_and_repeats_share_one_objec
     assert again[0][2] == "load:t-19999"
     assert again[0][2] is again[1][2], "a repeated topic is one cached string"
     assert again[0][3] is again[1][3], "so is a repeated event"
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal, with the same types all the way down (1 is not 1.0 nor True) and key order."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def decoded_payloads(payloads: list[bytes]) -> list[Any]:
+    """Each payload through the fused decoder, in one read, inside a frame of its own."""
+    reads = b"".join(ws_text(b'["1",null,"t:1","e",' + p + b"]") for p in payloads)
+    items = _native.WsClient(default_codec(2)).feed(reads)
+    assert len(items) == len(payloads)
+    return [item if isinstance(item, DecodeError) else item[4] for item in items]
+
+
+def check_against_orjson(payloads: list[bytes]) -> None:
+    for raw, got in zip(payloads, decoded_payloads(payloads), strict=True):
+        try:
+            want = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            assert isinstance(got, DecodeError), f"{raw!r}: orjson refuses it, got {got!r}"
+            continue
+        assert same(got, want), f"{raw!r}: {got!r} != orjson's {want!r}"
+
+
+EDGES = [
+    b"-0",
+    b"0",
+    b"-",
+    b"01",
+    b"-01",
+    b"1.5",
+    b"1e5",
+    b"1E+2",
+    b"123456789012345678",
+    b"-123456789012345678",
+    b"1234567890123456789",
+    b"99999999999999999999999",
+    b'"\\u00e9"',
+    '"é 🚀"'.encode(),
+    '{"ключ":"значение"}'.encode(),
+    b'{"a":1,"a":2}',
+    b'{"b":1,"a":2,"b":3}',
+    b'[1, [2, {"b": []}], {}]',
+    b' {"a" : true , "b" :false,"c":null } ',
+    b"[" * 70 + b"]" * 70,
+    b'{"a":' * 70 + b"1" + b"}" * 70,
+    b'{"a":1,}',
+    b"[1,]",
+    b"[tru]",
+    b"nul",
+    b'{"a" 1}',
+    b'{"a":"x\x01"}',
+    b'{"a\\"b":1}',
+    b'{"x":"' + b"y" * 40 + b'\\n"}',
+    b'"' + b"z" * 33 + b'"',
+    b"{1:2}",
+    b"[1 2]",
+    b"truex",
+    b"NaN",
+    b"[-]",
+    b'{"data":"' + b"x" * 100 + b'","i":12}',
+]
+
+
+def test_payload_edges_decode_as_orjson_decodes_them() -> None:
+    check_against_orjson(EDGES)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(json_values, min_size=1, max_size=8), spaced=st.booleans())
+def test_any_payload_decodes_as_orjson_decodes_it(values: list[Any], spaced: bool) -> None:
+    payloads = []
+    for v in values:
+        raw = json.dumps(v, ensure_ascii=False, separators=(", ", " : ") if spaced else (",", ":"))
+        payloads.append(raw.encode())
+    check_against_orjson(payloads)

@@ -1,0 +1,295 @@
+//! Payloads of the common shapes decoded straight into Python objects, without orjson.
+//!
+//! Most payloads on a busy socket are small objects of strings, integers, booleans and null
+//! (S1's and S3's are `{"data": "x..", "i": 12}`). orjson decoded them, in one call per read,
+//! for 2,180 instructions a message, more than half of the whole receive path (callgrind,
+//! issue 17). Here such a payload is built directly: keys through the codec's string cache
+//! (so their hash is computed once, and a key in the same place as in the last message is
+//! one compare), ASCII strings allocated and copied without UTF-8 decoding, as orjson does:
+//! 1,710 instructions, and the whole feed per message S1 3,959 -> 3,352, S3 3,725 -> 3,152
+//! (callgrind, `benches/bench_receive.py`).
+//!
+//! Only an unambiguous subset is decoded: objects and arrays, strings without escapes, integers
+//! of at most 18 digits (they fit an i64), `true`, `false`, `null`, JSON whitespace, nesting
+//! up to 64 levels. For any other byte (an escape, a fraction or exponent, a longer integer,
+//! anything malformed) the decoder gives up and the payload goes to orjson as before, which
+//! then decides its value or its error: what a payload decodes to never depends on which
+//! path took it (tests/native/test_receive_batch.py checks that against orjson).
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyList, PyString};
+
+use super::strings::StringCache;
+
+/// Deeper payloads go to orjson (its own limit is 1,024 levels).
+const MAX_DEPTH: u32 = 64;
+/// Integers of up to 18 digits always fit an i64; longer ones go to orjson (which makes a
+/// float of those past 64 bits).
+const MAX_INT_DIGITS: usize = 18;
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The payload as Python objects, or None when it is not of the simple shapes (a Python
+/// error raised on the way, a failed allocation, is cleared: orjson then tries).
+pub fn decode_simple<'py>(py: Python<'py>, json: &[u8], keys: &mut StringCache) -> Option<Bound<'py, PyAny>> {
+    let mut parser = Parser { py, buf: json, pos: 0, keys };
+    let value = parser.value(0);
+    if value.is_none() {
+        // an allocation that failed left its error set; orjson will meet it again
+        let _ = PyErr::take(py);
+        return None;
+    }
+    parser.skip_ws();
+    if parser.pos != json.len() {
+        return None;
+    }
+    value
+}
+
+struct Parser<'a, 'py, 'k> {
+    py: Python<'py>,
+    buf: &'a [u8],
+    pos: usize,
+    keys: &'k mut StringCache,
+}
+
+impl<'a, 'py> Parser<'a, 'py, '_> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
+    #[inline]
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn value(&mut self, depth: u32) -> Option<Bound<'py, PyAny>> {
+        self.skip_ws();
+        match self.peek()? {
+            b'{' => self.object(depth + 1),
+            b'[' => self.array(depth + 1),
+            b'"' => self.string_value(),
+            b't' => self.literal(b"true").then(|| PyBool::new(self.py, true).to_owned().into_any()),
+            b'f' => self.literal(b"false").then(|| PyBool::new(self.py, false).to_owned().into_any()),
+            b'n' => self.literal(b"null").then(|| self.py.None().into_bound(self.py)),
+            b'-' | b'0'..=b'9' => self.integer(),
+            _ => None,
+        }
+    }
+
+    /// Consumes `word` if it is next.
+    fn literal(&mut self, word: &[u8]) -> bool {
+        if self.buf.get(self.pos..self.pos + word.len()) != Some(word) {
+            return false;
+        }
+        self.pos += word.len();
+        true
+    }
+
+    /// `-?(0|[1-9][0-9]*)` with no fraction or exponent after it, at most 18 digits.
+    fn integer(&mut self) -> Option<Bound<'py, PyAny>> {
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.pos += 1;
+        }
+        let start = self.pos;
+        let mut value: i64 = 0;
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            value = value * 10 + i64::from(d - b'0');
+            self.pos += 1;
+            if self.pos - start > MAX_INT_DIGITS {
+                return None;
+            }
+        }
+        let digits = self.pos - start;
+        if digits == 0 || (digits > 1 && self.buf[start] == b'0') {
+            return None; // a lone '-', or a leading zero: orjson's error
+        }
+        if let Some(b'.' | b'e' | b'E') = self.peek() {
+            return None; // a float: orjson's
+        }
+        let value = if negative { -value } else { value };
+        // SAFETY: PyLong_FromLongLong returns a new reference or NULL with an error set.
+        unsafe { Bound::from_owned_ptr_or_opt(self.py, ffi::PyLong_FromLongLong(value)) }
+    }
+
+    /// The bytes of the string at `pos` (a quote), if it has no escape and no control byte,
+    /// and whether they are all ASCII.
+    fn string_bytes(&mut self) -> Option<(&'a [u8], bool)> {
+        let buf: &'a [u8] = self.buf;
+        let start = self.pos + 1;
+        let mut i = start;
+        let mut ascii = true;
+        loop {
+            // stop at a quote, a backslash, a control byte or a non-ASCII byte
+            if let Some(stop) = scan16(buf, i) {
+                match stop {
+                    16 => {
+                        i += 16;
+                        continue;
+                    }
+                    n => i += n,
+                }
+            } else if let Some(bytes) = buf.get(i..i + 8) {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(bytes);
+                let w = u64::from_le_bytes(word);
+                let stop = zero_bytes(w ^ (LO * u64::from(b'"')))
+                    | zero_bytes(w ^ (LO * u64::from(b'\\')))
+                    | (w.wrapping_sub(LO * 0x20) & !w & HI)
+                    | (w & HI);
+                if stop == 0 {
+                    i += 8;
+                    continue;
+                }
+                i += (stop.trailing_zeros() / 8) as usize;
+            }
+            match *buf.get(i)? {
+                b'"' => break,
+                b'\\' => return None,
+                b if b < 0x20 => return None,
+                b if b >= 0x80 => {
+                    ascii = false;
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+        }
+        self.pos = i + 1;
+        Some((&buf[start..i], ascii))
+    }
+
+    /// A string value: built in place when ASCII (the common case: no UTF-8 decoding, as
+    /// orjson does too), else decoded by CPython.
+    fn string_value(&mut self) -> Option<Bound<'py, PyAny>> {
+        let (bytes, ascii) = self.string_bytes()?;
+        if !ascii {
+            return Some(PyString::new(self.py, std::str::from_utf8(bytes).ok()?).into_any());
+        }
+        let len = isize::try_from(bytes.len()).ok()?;
+        // SAFETY: PyUnicode_New returns a new reference or NULL with an error set. With a
+        // maximum character of 127 the string is compact ASCII: `len` bytes of data (and a
+        // NUL CPython already wrote), which the copy fills before anything else sees it.
+        unsafe {
+            let obj = Bound::from_owned_ptr_or_opt(self.py, ffi::PyUnicode_New(len, 127))?;
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                ffi::PyUnicode_DATA(obj.as_ptr()).cast::<u8>(),
+                bytes.len(),
+            );
+            Some(obj)
+        }
+    }
+
+    fn object(&mut self, depth: u32) -> Option<Bound<'py, PyAny>> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.pos += 1; // '{'
+                       // SAFETY: PyDict_New returns a new reference or NULL with an error set.
+        let dict = unsafe { Bound::from_owned_ptr_or_opt(self.py, ffi::PyDict_New())? };
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Some(dict);
+        }
+        let mut ordinal = 0usize;
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return None;
+            }
+            let (key, _) = self.string_bytes()?;
+            let key = self.keys.get_key(self.py, key, ordinal)?;
+            ordinal += 1;
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return None;
+            }
+            self.pos += 1;
+            let value = self.value(depth)?;
+            // SAFETY: all three are live objects; PyDict_SetItem does not steal references
+            // and returns -1 with an error set on failure.
+            if unsafe { ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), value.as_ptr()) } < 0 {
+                return None;
+            }
+            self.skip_ws();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return Some(dict);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn array(&mut self, depth: u32) -> Option<Bound<'py, PyAny>> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.pos += 1; // '['
+        let list = PyList::empty(self.py);
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Some(list.into_any());
+        }
+        loop {
+            let item = self.value(depth)?;
+            list.append(item).ok()?;
+            self.skip_ws();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Some(list.into_any());
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+#[inline]
+fn zero_bytes(v: u64) -> u64 {
+    v.wrapping_sub(LO) & !v & HI
+}
+
+/// Where in the 16 bytes at `i` the first quote, backslash, control or non-ASCII byte is
+/// (16: none), or None when fewer than 16 bytes are left. SSE2, which every x86-64 has: S1's
+/// three payload strings took 475 instructions 8 bytes at a time, 334 so (callgrind, issue
+/// 17).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn scan16(buf: &[u8], i: usize) -> Option<usize> {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    let bytes = buf.get(i..i + 16)?;
+    // SAFETY: SSE2 is part of x86-64; the load reads exactly the 16 bytes of `bytes`
+    // (`loadu`: no alignment needed, so the cast to the vector type's pointer is fine).
+    #[allow(clippy::cast_ptr_alignment)]
+    let mask = unsafe {
+        let v = _mm_loadu_si128(bytes.as_ptr().cast::<__m128i>());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x22)); // '"'
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x5c)); // '\\'
+                                                                // signed: below 0x20, and every byte from 0x80 up (negative)
+        let low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), low))
+    };
+    Some(if mask == 0 { 16 } else { mask.trailing_zeros() as usize })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn scan16(_buf: &[u8], _i: usize) -> Option<usize> {
+    None
+}
