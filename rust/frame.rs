@@ -51,6 +51,19 @@ pub fn decode_v2_text(buf: &[u8]) -> Result<Frame<'_>, FrameError> {
 
 /// Decodes a V2 text frame.
 pub fn decode_v2_str(text: &str) -> Result<Frame<'_>, FrameError> {
+    let head = decode_v2_head(text)?;
+    let buf = text.as_bytes();
+    let start = head.payload_start;
+    let end = skip_value(buf, start)?;
+    check_v2_tail(buf, end)?;
+    Ok(head.with_payload(Payload::Json(&buf[start..end])))
+}
+
+/// The four fields of a V2 text frame and where its payload starts: the frame up to its
+/// payload. `decode_v2_str` is this, `skip_value` and `check_v2_tail`; a caller that parses
+/// the payload itself (and so finds its end) saves the skip (issue 17: it cost 427
+/// instructions per S1 message; the feed took 421 fewer without it, by callgrind).
+pub fn decode_v2_head(text: &str) -> Result<V2Head<'_>, FrameError> {
     let buf = text.as_bytes();
     let mut pos = skip_ws(buf, 0);
     match buf.get(pos) {
@@ -66,9 +79,12 @@ pub fn decode_v2_str(text: &str) -> Result<Frame<'_>, FrameError> {
     let (topic, pos) = parse_req_string(text, pos, "topic")?;
     let pos = expect_comma(buf, pos, 3)?;
     let (event, pos) = parse_req_string(text, pos, "event")?;
-    let pos = expect_comma(buf, pos, 4)?;
-    let end = skip_value(buf, pos)?;
-    let payload = &buf[pos..end];
+    let payload_start = expect_comma(buf, pos, 4)?;
+    Ok(V2Head { join_ref, ref_, topic, event, payload_start })
+}
+
+/// Checks what follows a V2 frame's payload (which ends at `end`): `]`, then only whitespace.
+pub fn check_v2_tail(buf: &[u8], end: usize) -> Result<(), FrameError> {
     let pos = skip_ws(buf, end);
     match buf.get(pos) {
         Some(b']') => {}
@@ -78,7 +94,25 @@ pub fn decode_v2_str(text: &str) -> Result<Frame<'_>, FrameError> {
     if skip_ws(buf, pos + 1) != buf.len() {
         return Err(malformed("trailing data after the frame", pos + 1));
     }
-    Ok(Frame { join_ref, ref_, topic, event, payload: Payload::Json(payload) })
+    Ok(())
+}
+
+/// A V2 text frame up to its payload (see `decode_v2_head`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V2Head<'a> {
+    pub join_ref: Option<Cow<'a, str>>,
+    pub ref_: Option<Cow<'a, str>>,
+    pub topic: Cow<'a, str>,
+    pub event: Cow<'a, str>,
+    /// Where the payload starts (after the comma and any whitespace).
+    pub payload_start: usize,
+}
+
+impl<'a> V2Head<'a> {
+    /// The frame, given its payload.
+    pub fn with_payload(self, payload: Payload<'a>) -> Frame<'a> {
+        Frame { join_ref: self.join_ref, ref_: self.ref_, topic: self.topic, event: self.event, payload }
+    }
 }
 
 /// `[]` has arity 0: report that rather than a type error on the first field.

@@ -62,6 +62,10 @@ impl<'py> BatchDecoder<'py> {
 
     /// Adds a text frame.
     pub fn push_str(&mut self, codec: &mut Codec, raw: &str) {
+        if let Some((fields, payload)) = codec.simple_v2(self.py, raw) {
+            self.slots.push(Slot::Envelope(Envelope { fields, json: None, ready: Some(payload) }));
+            return;
+        }
         match codec.parse_str(raw) {
             Ok(frame) => self.push_frame(codec, &frame),
             Err(err) => self.push_error(err),
@@ -88,10 +92,12 @@ impl<'py> BatchDecoder<'py> {
     fn push_frame(&mut self, codec: &mut Codec, frame: &Frame<'_>) {
         let fields = codec.envelope_fields(self.py, frame);
         let (json, ready) = match &frame.payload {
-            Payload::Json(bytes) => match codec.simple_payload(self.py, bytes) {
-                Some(obj) => (None, Some(obj)),
-                None => (Some(self.append_json(bytes)), None),
-            },
+            Payload::Json(bytes) => {
+                match codec.simple_after_parse().then(|| codec.simple_payload(self.py, bytes)) {
+                    Some(Some(obj)) => (None, Some(obj)),
+                    _ => (Some(self.append_json(bytes)), None),
+                }
+            }
             other => match codec.non_json_payload(self.py, other) {
                 Ok(obj) => (None, Some(obj)),
                 Err(err) => return self.push_error(err),

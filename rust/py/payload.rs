@@ -34,18 +34,26 @@ const HI: u64 = 0x8080_8080_8080_8080;
 /// The payload as Python objects, or None when it is not of the simple shapes (a Python
 /// error raised on the way, a failed allocation, is cleared: orjson then tries).
 pub fn decode_simple<'py>(py: Python<'py>, json: &[u8], keys: &mut StringCache) -> Option<Bound<'py, PyAny>> {
+    let (value, end) = decode_simple_prefix(py, json, keys)?;
+    let mut parser = Parser { py, buf: json, pos: end, keys };
+    parser.skip_ws();
+    (parser.pos == json.len()).then_some(value)
+}
+
+/// The simple JSON value at the start of `json` and where it ends (what follows is not
+/// looked at), or None as for `decode_simple`.
+pub fn decode_simple_prefix<'py>(
+    py: Python<'py>,
+    json: &[u8],
+    keys: &mut StringCache,
+) -> Option<(Bound<'py, PyAny>, usize)> {
     let mut parser = Parser { py, buf: json, pos: 0, keys };
-    let value = parser.value(0);
-    if value.is_none() {
+    let Some(value) = parser.value(0) else {
         // an allocation that failed left its error set; orjson will meet it again
         let _ = PyErr::take(py);
         return None;
-    }
-    parser.skip_ws();
-    if parser.pos != json.len() {
-        return None;
-    }
-    value
+    };
+    Some((value, parser.pos))
 }
 
 struct Parser<'a, 'py, 'k> {

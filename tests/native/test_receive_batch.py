@@ -139,11 +139,34 @@ EDGES = [
     b"NaN",
     b"[-]",
     b'{"data":"' + b"x" * 100 + b'","i":12}',
+    # a simple value followed by more: the frame's tail, not the payload, is wrong
+    b'{"a":1}, 5',
+    b'{"a":1}]',
+    b"1 2",
+    b"12x",
+    b"truex",
+    b'"s" "t"',
+    b"[]]",
 ]
 
 
 def test_payload_edges_decode_as_orjson_decodes_them() -> None:
     check_against_orjson(EDGES)
+
+
+def test_a_bad_frame_fails_as_the_single_frame_decoder_says() -> None:
+    """The fused path's error for a frame is the one ``Codec.decode`` gives for it alone."""
+    codec = default_codec(2)
+    for raw in EDGES:
+        frame = b'["1",null,"t:1","e",' + raw + b"]"
+        (item,) = _native.WsClient(codec).feed(ws_text(frame))
+        try:
+            codec.decode(frame.decode())
+        except DecodeError as exc:
+            assert isinstance(item, DecodeError), f"{frame!r}: decoded as {item!r}"
+            assert str(item) == str(exc)
+        else:
+            assert not isinstance(item, DecodeError), f"{frame!r}: {item}"
 
 
 json_values = st.recursive(
