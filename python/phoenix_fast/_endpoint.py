@@ -26,7 +26,8 @@ def endpoint_url(endpoint: str, base: str | None = None, transport: str = "webso
     socket's URL: the suffix is not added twice.
 
     Raises:
-        ValueError: for a relative endpoint without ``base``, or an unknown scheme.
+        ValueError: for a relative endpoint without ``base``, an unknown scheme, or a URL
+            that does not parse.
     """
     endpoint = endpoint.rstrip("/")
     if endpoint.startswith("/"):
@@ -41,9 +42,13 @@ def endpoint_url(endpoint: str, base: str | None = None, transport: str = "webso
             endpoint = f"{scheme}:{endpoint}"
         else:
             endpoint = f"{scheme}://{parts.netloc}{endpoint}"
-    parts = urlsplit(endpoint)
+    try:
+        parts = urlsplit(endpoint)
+        hostname = parts.hostname
+    except ValueError as exc:  # an unclosed IPv6 bracket, say: urlsplit names no URL
+        raise ValueError(f"endpoint {endpoint!r} is not a valid URL: {exc}") from None
     scheme = _scheme(parts.scheme, endpoint)
-    if not parts.hostname:
+    if not hostname:
         raise ValueError(f"endpoint {endpoint!r} has no host")
     rest = endpoint[len(parts.scheme) :]
     path, _, query = f"{scheme}{rest}".partition("?")

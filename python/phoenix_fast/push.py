@@ -147,10 +147,6 @@ class Push(Outcome[Any]):
         self.sent = False
         self._conn = None
 
-    def _has_received(self, status: str) -> bool:
-        received = self._received
-        return received is not None and received[0] == status
-
     def _trigger(self, status: str, response: Any) -> None:
         """Resolves as if the server replied (JS ``push.trigger``), if still pending."""
         if self.ref is not None and self.channel.socket._deadlines.untrack(self.ref):

@@ -37,6 +37,11 @@ def test_path_endpoint_needs_a_base() -> None:
         Socket("ftp://example.com/socket")
 
 
+def test_an_endpoint_that_does_not_parse_is_named_in_the_error() -> None:
+    with pytest.raises(ValueError, match=r"endpoint 'ws://\[bad/socket' is not a valid URL"):
+        Socket("ws://[bad/socket")
+
+
 def test_query_encoding_as_encode_uri_component() -> None:
     params = {"a b": "c&d", "flag": True, "n": 1, "none": None, "nested": {"x": {"y": "é"}}}
     assert query_string(params) == "a%20b=c%26d&flag=true&n=1&nested%5Bx%5D%5By%5D=%C3%A9"

@@ -433,10 +433,9 @@ class ConnectionMachine:
         fallback = self.fallback
         if fallback is None or fallback.fell_back or self._opened_at is None or not self.wanted:
             return False
-        if fallback.ping_answered() is Action.CANCEL:
-            self.fallback_at = None
-            return True
-        return False
+        fallback.ping_answered()  # not fallen back: the policy cancels its deadline
+        self.fallback_at = None
+        return True
 
     # -- time ------------------------------------------------------------------------------
 
