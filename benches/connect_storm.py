@@ -1,7 +1,8 @@
 """Connect storm: how fast ``phoenix-fast load`` connects and joins sockets, and what each one
 costs it in memory, against a server that keeps up (``benches/acceptor``, ``make acceptor``).
 
-    python benches/connect_storm.py [--sockets 5000] [--runs 3] [--tls] [--procs 1]
+    python benches/connect_storm.py [--sockets 5000] [--runs 3] [--tls | --tls-files CERT KEY]
+                                    [--procs 1]
                                     [--acceptors 1] [--threads 1] [--source-ip ADDR ...]
                                     [--acceptor-cpus LIST] [--load-cpus LIST]
                                     [--duration S] [--heartbeat S] [--json FILE]
@@ -69,6 +70,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sockets", type=int, default=5000, help="sockets, one channel each (5000)")
     p.add_argument("--runs", type=int, default=3, help="runs, each with fresh acceptors (3)")
     p.add_argument("--tls", action="store_true", help="wss:// with a self-signed certificate")
+    p.add_argument("--tls-files", nargs=2, type=Path, metavar=("CERT", "KEY"),
+                   help="wss:// with this PEM certificate (for 127.0.0.1, trusted as the CA) "
+                   "and key, e.g. an ECDSA one")  # fmt: skip
     p.add_argument("--procs", type=int, default=1, help="load processes (1)")
     p.add_argument("--acceptors", type=int, default=1, help="acceptor processes on one port (1)")
     p.add_argument("--threads", type=int, default=1, help="tokio threads per acceptor (1)")
@@ -90,6 +94,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         fail("--duration must be > 0")
     if (args.acceptor_cpus or args.load_cpus) and shutil.which("taskset") is None:
         fail("--acceptor-cpus/--load-cpus need the taskset command (util-linux)")
+    if args.tls_files and not all(path.is_file() for path in args.tls_files):
+        fail(f"--tls-files {' '.join(map(str, args.tls_files))}: give a PEM certificate and key")
     if not ACCEPTOR.exists():
         fail(f"{ACCEPTOR.relative_to(ROOT)} is not built: run `make acceptor`")
     return args
@@ -341,8 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        tls = None
-        if args.tls:
+        tls = tuple(args.tls_files) if args.tls_files else None
+        if args.tls and not tls:
             from phoenix_fast.testing.tls import self_signed_certificate
 
             tls = self_signed_certificate(folder)
@@ -370,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         config = {k: v for k, v in vars(args).items() if k != "json"}
         results = {"config": config, "baseline": base, "runs": runs, "summary": summary}
-        args.json.write_text(json.dumps(results, indent=1))
+        args.json.write_text(json.dumps(results, indent=1, default=str))
     complete = all(r["joins"] == r["sockets"] and not r["errors"] and not r["drops"] for r in runs)
     return 0 if complete else 1
 

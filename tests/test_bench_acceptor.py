@@ -122,5 +122,11 @@ def test_bad_options_exit_2_with_one_line() -> None:
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "--sockets must be more than 10" in done.stderr
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--tls-files", "no-cert.pem", "no-key.pem"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "give a PEM certificate and key" in done.stderr
     done = subprocess.run([str(ACCEPTOR), "--threads", "0"], capture_output=True, text=True)
     assert done.returncode == 2 and "--threads 0: give a whole number, 1 or more" in done.stderr
