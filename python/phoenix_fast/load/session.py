@@ -64,6 +64,12 @@ def target(
         from phoenix_fast.load.connection import insecure_warning
 
         print(insecure_warning(), file=sys.stderr)
+    if scenario.source_ips:
+        from phoenix_fast.load.source_ips import crowding_warning
+
+        crowded = crowding_warning(scenario.socket_count, scenario.source_ips)
+        if crowded:
+            print(crowded, file=sys.stderr)
     if scenario.url is not None:
         yield scenario
         return

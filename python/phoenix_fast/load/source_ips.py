@@ -14,10 +14,24 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 
-__all__ = ["MAX_ADDRESSES", "SourceIpError", "check_local", "expand"]
+__all__ = [
+    "CROWDED_PER_ADDRESS",
+    "MAX_ADDRESSES",
+    "SourceIpError",
+    "check_local",
+    "crowding_warning",
+    "expand",
+]
 
 #: The most addresses one run may list (a range such as 10.0.0.0-10.255.255.255 is a typo).
 MAX_ADDRESSES = 4096
+
+#: Sockets per source address past which connecting slows down. A socket bound to an address
+#: takes its port at the bind, and Linux searches that address's ports for a free one, a
+#: search that grows with the ports already bound there. Measured (benches/connect_storm.py,
+#: one process, 12,000 sockets): 4,000 per address cost 1.0 s of system CPU, as many as no
+#: --source-ip (0.9 s); 12,000 on one address 4.8 s, and the joins fell from 4,600/s to 730/s.
+CROWDED_PER_ADDRESS = 4_000
 
 
 class SourceIpError(ValueError):
@@ -71,3 +85,21 @@ def check_local(addresses: Iterable[str]) -> None:
                 raise SourceIpError(
                     f"--source-ip {address}: cannot bind ({exc.strerror})"
                 ) from None
+
+
+def crowding_warning(sockets: int, addresses: tuple[str, ...]) -> str | None:
+    """A one-line warning when ``sockets`` spread over ``addresses`` put more than
+    :data:`CROWDED_PER_ADDRESS` on one address, with the number of addresses to give instead;
+    None when they do not."""
+    if not addresses:
+        return None
+    per_address = -(-sockets // len(addresses))
+    if per_address <= CROWDED_PER_ADDRESS:
+        return None
+    needed = -(-sockets // CROWDED_PER_ADDRESS)
+    return (
+        f"phoenix-fast: warning: --source-ip: {per_address:,} sockets per address; past "
+        f"{CROWDED_PER_ADDRESS:,} the kernel's search for a free port at each bind slows "
+        f"the connects down: give {needed} or more addresses (e.g. a range such as "
+        f"127.0.0.2-127.0.0.{needed + 1} on loopback)"
+    )
