@@ -26,11 +26,12 @@ __all__ = [
 #: The most addresses one run may list (a range such as 10.0.0.0-10.255.255.255 is a typo).
 MAX_ADDRESSES = 4096
 
-#: Sockets per source address past which connecting slows down. A socket bound to an address
-#: takes its port at the bind, and Linux searches that address's ports for a free one, a
-#: search that grows with the ports already bound there. Measured (benches/connect_storm.py,
-#: one process, 12,000 sockets): 4,000 per address cost 1.0 s of system CPU, as many as no
-#: --source-ip (0.9 s); 12,000 on one address 4.8 s, and the joins fell from 4,600/s to 730/s.
+#: Sockets per source address past which connecting slows down. uvloop binds a connection's
+#: local address with SO_REUSEADDR set (libuv always sets it), and Linux's search for a free
+#: port under SO_REUSEADDR grows with the ports already bound on that address. Measured with
+#: the load tool, one process, 12,000 sockets: 4,000 per address cost 1.0 s of system CPU,
+#: as many as no --source-ip (0.9 s); 12,000 on one address 4.8 s, and the joins fell from
+#: 4,600/s to 730/s.
 CROWDED_PER_ADDRESS = 4_000
 
 
@@ -99,7 +100,7 @@ def crowding_warning(sockets: int, addresses: tuple[str, ...]) -> str | None:
     needed = -(-sockets // CROWDED_PER_ADDRESS)
     return (
         f"phoenix-fast: warning: --source-ip: {per_address:,} sockets per address; past "
-        f"{CROWDED_PER_ADDRESS:,} the kernel's search for a free port at each bind slows "
-        f"the connects down: give {needed} or more addresses (e.g. a range such as "
+        f"{CROWDED_PER_ADDRESS:,} the search for a free port at each bind slows the "
+        f"connects down: give {needed} or more addresses (e.g. a range such as "
         f"127.0.0.2-127.0.0.{needed + 1} on loopback)"
     )
