@@ -226,3 +226,25 @@ async def test_stages_with_channels_join_up_and_leave_down(phoenix_url: str) -> 
     # no stage sets a rate: the pushes keep theirs (200/s for 1.8 s)
     assert 300 <= c["pushes_sent"] <= 361
     assert c["replies_ok"] == c["pushes_sent"]  # none lost on a channel being left
+
+
+async def test_no_slot_past_the_run_end_goes_out_when_the_stop_comes_late() -> None:
+    from phoenix_fast.load.pushes import Pacer
+    from phoenix_fast.load.stats import Stats
+
+    # 1,000 pushes/s for 0.2 s: 200 slots, the first at the first join
+    scenario = build_scenario(
+        {"url": "ws://127.0.0.1:9/socket", "pushes": (PushSpec("ping", 1000.0),), "duration": 0.2}
+    )
+    stats = Stats()
+    pacer = Pacer(scenario, stats, 1, None, lambda: None)
+    channel = FakeChannel()
+    pacer.start()
+    pacer.add_channel(channel, {})  # type: ignore[arg-type]
+    await asyncio.sleep(0.2)
+    time.sleep(0.15)  # noqa: ASYNC251 - a busy loop: the stop comes 150 ms after the end
+    pacer.stop_sending()
+    c = stats.counters
+    assert 190 <= c["pushes_sent"] <= 201, c
+    assert c["pushes_sent"] + c["pushes_unsent"] <= 201, c  # nor counted as due
+    pacer.close()

@@ -236,6 +236,11 @@ class Pacer:
         self._send_error = stats.samples(SEND_ERROR).append
         self._timeout = scenario.push_timeout
         self._max_in_flight = scenario.max_in_flight
+        #: Seconds into the run after which no slot is due: the run's end. The runner stops
+        #: the pacer then, but a busy loop may notice late, and slots past the end must not
+        #: go out meanwhile (the open model has no arrivals after the end).
+        run_for = scenario.run_seconds
+        self._end = math.inf if run_for is None else run_for
         self.limit = limit
         self._on_done = on_done
         self._channels: list[tuple[Channel, dict[str, Any]]] = []
@@ -289,7 +294,7 @@ class Pacer:
         self._timer = None
         if not self.sending:
             return
-        horizon = _perf() - self._start + EARLY
+        horizon = min(_perf() - self._start + EARLY, self._end)
         held_before = self.held
         self.held = ""
         kinds = self._kinds
@@ -319,7 +324,7 @@ class Pacer:
             return
         kinds = self._kinds
         nearest = kinds[0].slot if len(kinds) == 1 else min(kind.slot for kind in kinds)
-        if nearest == math.inf:
+        if nearest > self._end:  # the last slot of the run went out (inf: none is left)
             return
         # The next slot is more than EARLY ahead (the wake-up sent everything closer). A
         # timer under a millisecond would fire at once (uvloop rounds to milliseconds) and
@@ -411,7 +416,7 @@ class Pacer:
             if self._timer is not None:
                 self._timer.cancel()
             self._wake()  # what is due now goes now: only the backlog counts as unsent
-            t = _perf() - self._start
+            t = min(_perf() - self._start, self._end)  # no slot is due past the end
             unsent = sum(max(kind.due(t) - kind.sent, 0) for kind in self._kinds)
             if self.limit is not None:
                 unsent = min(unsent, max(self.limit - self._sent, 0))
