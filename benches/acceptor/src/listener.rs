@@ -1,7 +1,7 @@
-//! The listening socket, shared between processes with SO_REUSEPORT, and the accept loop.
+//! The listening socket, shared between processes with `SO_REUSEPORT`, and the accept loop.
 //!
 //! Every process here may open at most 20,000 files, so 50,000 connections need three or more
-//! acceptor processes. With SO_REUSEPORT each process binds its own socket to the same port and
+//! acceptor processes. With `SO_REUSEPORT` each process binds its own socket to the same port and
 //! the kernel spreads incoming connections between them (by a hash of the address pair).
 
 use std::io;

@@ -70,6 +70,8 @@ pub fn print_line(line: &str) {
 /// The JSON line printed on exit: why it stopped, the CPU time it used, and its counters.
 pub fn exit_line(reason: &str, uptime: Duration) -> String {
     let usage = rusage();
+    // Seconds of CPU time are far below 2^52: the conversions are exact.
+    #[allow(clippy::cast_precision_loss)]
     let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     let (user, sys) = (seconds(usage.ru_utime), seconds(usage.ru_stime));
     let count = |counter: &AtomicU64| counter.load(Relaxed);
@@ -104,7 +106,7 @@ fn rusage() -> libc::rusage {
     // SAFETY: getrusage fills the zeroed struct it is given; RUSAGE_SELF cannot fail.
     unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        libc::getrusage(libc::RUSAGE_SELF, &raw mut usage);
         usage
     }
 }
@@ -114,9 +116,9 @@ pub fn raise_open_files_limit() {
     // SAFETY: get/setrlimit read and write the struct given; failure leaves the limit as it was.
     unsafe {
         let mut limit: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
             limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit);
         }
     }
 }

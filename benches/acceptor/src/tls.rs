@@ -17,7 +17,7 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
     let fix = "give a PEM certificate and its PEM private key, e.g. from \
                phoenix_fast.testing.tls.self_signed_certificate";
     let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
         .map_err(|e| format!("--tls {}: cannot read a certificate ({e}): {fix}", cert.display()))?;
     if chain.is_empty() {
         return Err(format!("--tls {}: no certificate in the file: {fix}", cert.display()));
