@@ -161,6 +161,10 @@ $(ACCEPTOR): benches/acceptor/Cargo.toml benches/acceptor/Cargo.lock $(wildcard 
 .PHONY: acceptor
 acceptor: $(ACCEPTOR) ## build the minimal Phoenix acceptor (the server that keeps up, for benches/connect_storm.py)
 
+.PHONY: bench-connect-storm
+bench-connect-storm: build acceptor ## connects + joins/s and RSS per socket of phoenix-fast load (CONNECT_STORM_ARGS="--sockets 15000 --tls")
+	$(PY) benches/connect_storm.py $(CONNECT_STORM_ARGS)
+
 .PHONY: bench-scenarios
 bench-scenarios: build js rust-peer ## client scenarios S1-S5, phoenix_fast against the JS and Rust clients in one run
 	mkdir -p .benchmarks
