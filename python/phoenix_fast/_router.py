@@ -194,10 +194,6 @@ class Router:
             if message_callbacks:
                 self._run_message_callbacks(message_callbacks, message)
 
-    def route_one(self, conn: Connection, message: Message) -> None:
-        """Routes one message (the socket's own frames use this; reads use the batch path)."""
-        self.route(conn, [message])
-
     def safe_trigger(self, channel: Channel, event: str, payload: Any) -> None:
         """Triggers ``event`` on ``channel``, logging what it raises."""
         try:

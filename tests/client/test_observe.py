@@ -213,3 +213,18 @@ async def test_a_raising_fallback_memory_hook_is_logged_not_raised() -> None:
     socket._perform(RememberFallback())
     assert memory.get(socket.endpoint) == "longpoll"
     assert ("callback", "fallback_memory.on_change raised OSError('disk full')") in logged
+
+
+async def test_a_hooked_channel_reports_its_push_outcomes_too() -> None:
+    seen, observer = recorder()
+    socket, server = await connected(observer=observer)
+    channel = socket.channel("room:a")
+    channel.on_message = lambda event, payload, ref: payload  # replies take the hooked path
+    await join(channel, server.current)
+    push = channel.push("hello", {})
+    await settle()
+    server.current.reply(last(server.current, "hello"), "ok", {})
+    await push
+    pushes = [data["event"] for event, data in seen if event == "push"]
+    assert pushes == ["phx_join", "hello"]
+    await socket.disconnect()
