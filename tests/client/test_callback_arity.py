@@ -35,6 +35,22 @@ def keyword_only(a: Any, *, b: Any) -> None: ...
 def positional_only(a: Any, b: Any, /) -> None: ...
 
 
+class Handler:
+    def on(self, payload: Any) -> None: ...
+    def on_two(self, payload: Any, ref: Any, topic: str = "t") -> None: ...
+    def on_star(self, *args: Any) -> None: ...
+
+
+@functools.wraps(two)
+def wrapping_two(*args: Any) -> None: ...  # inspect follows __wrapped__: two parameters
+
+
+def declared(*args: Any) -> None: ...
+
+
+declared.__signature__ = __import__("inspect").signature(one)  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     ("callback", "star_gets", "expected"),
     [
@@ -50,6 +66,12 @@ def positional_only(a: Any, b: Any, /) -> None: ...
         (functools.partial(two, 1), None, 1),
         (Unreadable(), None, 1),
         (max, None, 1),  # a builtin without a text signature
+        (Handler().on, None, 1),  # bound methods: read from the code, self not counted
+        (Handler().on_two, None, 2),
+        (Handler().on_star, 1, 1),
+        (wrapping_two, None, 2),
+        (declared, None, 1),  # an explicit __signature__ wins over the code
+        (lambda p, t="topic": None, None, 1),
     ],
 )
 def test_positional_arity(
