@@ -175,7 +175,19 @@ class Router:
                             log.error("channel", f"dispatching {topic} {event} failed", exc)
                         continue
                     # a plain message to an unhooked channel: Callbacks.run_bindings written
-                    # out
+                    # out, and for the usual one binding taking the payload alone, no look at
+                    # the binding at all (callgrind, a plain event to one callback: 3,926 -> 3,356
+                    # instructions a message)
+                    solo = channel._solo.get(event)
+                    if solo is not None:
+                        try:
+                            result = solo(payload)
+                        except Exception as exc:
+                            callbacks.failed(solo, exc)
+                            continue
+                        if result is not None:
+                            callbacks.returned(result)
+                        continue
                     bindings = channel._bindings.get(event)
                     if bindings:
                         for binding in bindings:

@@ -83,6 +83,9 @@ class Channel:
         self._on_message: MessageHook = _pass_payload
         # the empty containers are shared until first written: thousands of channels
         self._bindings: dict[str, list[_Binding]] = _NO_BINDINGS
+        #: event -> the callback of its one binding, when it has one taking the payload
+        #: alone: the receive loop calls it without looking at the binding (the usual case)
+        self._solo: dict[str, BindingCallback] = _NO_SOLO
         self._binding_ref = 0
         self._joined_once = False
         self._push_buffer: dict[Push, None] = _NO_PUSHES
@@ -239,6 +242,7 @@ class Channel:
         if self._bindings is _NO_BINDINGS:
             self._bindings = {}
         self._bindings[event] = [*self._bindings.get(event, ()), binding]
+        self._refresh_solo(event)
         return ref
 
     def on_batch(self, event: str, handler: Callable[[list[Message]], object]) -> int:
@@ -260,6 +264,16 @@ class Channel:
             self._bindings[event] = kept
         else:
             self._bindings.pop(event, None)
+        self._refresh_solo(event)
+
+    def _refresh_solo(self, event: str) -> None:
+        bindings = self._bindings.get(event, ())
+        if len(bindings) == 1 and bindings[0].nargs == 1:
+            if self._solo is _NO_SOLO:
+                self._solo = {}
+            self._solo[event] = bindings[0].callback
+        elif event in self._solo:
+            del self._solo[event]
 
     def on_close(self, callback: BindingCallback) -> int:
         """Calls ``callback(payload)`` when the channel closes; returns a ref for ``off``."""
@@ -526,4 +540,5 @@ def _pass_payload(event: str, payload: Payload, ref: str | None) -> Payload:
 
 _HOOK_PROPERTY = Channel.on_message
 _NO_BINDINGS: dict[str, list[_Binding]] = {}
+_NO_SOLO: dict[str, BindingCallback] = {}
 _NO_PUSHES: dict[Push, None] = {}

@@ -347,6 +347,35 @@ async def test_callbacks_unbound_during_dispatch_still_run() -> None:
     await socket.disconnect()
 
 
+async def test_every_binding_runs_whatever_was_bound_and_unbound_before() -> None:
+    # one binding taking the payload alone takes a shorter path through the receive loop:
+    # the path must follow every on() and off()
+    socket, server = await connected()
+    channel = socket.channel("topic")
+    await join(channel, server.current)
+    got: list[Any] = []
+
+    def deliver() -> list[Any]:
+        got.clear()
+        server.current.push("topic", "event", {"n": 1})
+        return list(got)
+
+    a = channel.on("event", lambda p: got.append(("a", p)))
+    assert deliver() == [("a", {"n": 1})]
+    b = channel.on("event", lambda p, ref: got.append(("b", ref)))
+    assert deliver() == [("a", {"n": 1}), ("b", None)]
+    channel.off("event", a)
+    assert deliver() == [("b", None)]  # one binding, but it takes two arguments
+    channel.off("event", b)
+    assert deliver() == []
+    c = channel.on("event", lambda p: got.append(("c", p)))
+    assert deliver() == [("c", {"n": 1})]
+    channel.off("event")
+    assert deliver() == []
+    assert c != a
+    await socket.disconnect()
+
+
 async def test_off_all_or_by_ref() -> None:
     socket, server = await connected()
     channel = socket.channel("topic")
