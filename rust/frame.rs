@@ -7,7 +7,8 @@ use std::borrow::Cow;
 
 use crate::error::FrameError;
 use crate::json::{
-    malformed, parse_opt_string, parse_req_string, skip_value, skip_ws, write_opt_string, write_string,
+    malformed, parse_opt_string, parse_req_string, plain_string, skip_value, skip_ws, write_opt_string,
+    write_string,
 };
 
 /// Binary frame kinds (the first byte of a binary frame).
@@ -81,6 +82,56 @@ pub fn decode_v2_head(text: &str) -> Result<V2Head<'_>, FrameError> {
     let (event, pos) = parse_req_string(text, pos, "event")?;
     let payload_start = expect_comma(buf, pos, 4)?;
     Ok(V2Head { join_ref, ref_, topic, event, payload_start })
+}
+
+/// `decode_v2_head` for the frames servers send: no whitespace and no escapes in the
+/// envelope. None for anything else, which `decode_v2_head` then parses (or refuses); when
+/// this returns a head, it is the one `decode_v2_head` gives (a proptest checks it). Without
+/// error values and `Cow`s to carry, the whole feed per message went S1 2,931 -> 2,704
+/// instructions, S3 2,771 -> 2,589 (callgrind, issue 17).
+pub fn fast_v2_head(text: &str) -> Option<V2Head<'_>> {
+    let buf = text.as_bytes();
+    if buf.first() != Some(&b'[') {
+        return None;
+    }
+    let (join_ref, pos) = fast_opt_string(text, 1)?;
+    let (ref_, pos) = fast_opt_string(text, fast_comma(buf, pos)?)?;
+    let pos = fast_comma(buf, pos)?;
+    if buf.get(pos) != Some(&b'"') {
+        return None;
+    }
+    let (topic, pos) = plain_string(text, pos)?;
+    let pos = fast_comma(buf, pos)?;
+    if buf.get(pos) != Some(&b'"') {
+        return None;
+    }
+    let (event, pos) = plain_string(text, pos)?;
+    let payload_start = fast_comma(buf, pos)?;
+    if matches!(buf.get(payload_start), None | Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        return None;
+    }
+    Some(V2Head {
+        join_ref: join_ref.map(Cow::Borrowed),
+        ref_: ref_.map(Cow::Borrowed),
+        topic: Cow::Borrowed(topic),
+        event: Cow::Borrowed(event),
+        payload_start,
+    })
+}
+
+#[inline]
+fn fast_opt_string(text: &str, pos: usize) -> Option<(Option<&str>, usize)> {
+    let buf = text.as_bytes();
+    match buf.get(pos)? {
+        b'"' => plain_string(text, pos).map(|(s, end)| (Some(s), end)),
+        b'n' if buf.get(pos..pos + 4) == Some(b"null") => Some((None, pos + 4)),
+        _ => None,
+    }
+}
+
+#[inline]
+fn fast_comma(buf: &[u8], pos: usize) -> Option<usize> {
+    (buf.get(pos) == Some(&b',')).then_some(pos + 1)
 }
 
 /// Checks what follows a V2 frame's payload (which ends at `end`): `]`, then only whitespace.

@@ -227,3 +227,64 @@ proptest! {
         let _ = decode_binary(&bytes);
     }
 }
+
+#[test]
+fn the_fast_head_takes_what_servers_send_and_leaves_the_rest() {
+    let text = r#"["3",null,"room:lobby","new_msg",{"a":1}]"#;
+    let head = fast_v2_head(text).expect("the common frame takes the fast path");
+    assert_eq!(Ok(head.clone()), decode_v2_head(text));
+    assert_eq!(&text[head.payload_start..], r#"{"a":1}]"#);
+    for other in [
+        r#" ["3",null,"t","e",{}]"#,
+        r#"["3", null,"t","e",{}]"#,
+        r#"["3",null,"t","e", {}]"#,
+        r#"["3",null,"t\u00e9","e",{}]"#,
+        r#"["3",null,"t","e"]"#,
+        r#"[null,null,null,"e",{}]"#,
+        "[\"3\",null,\"t\x01\",\"e\",{}]",
+    ] {
+        assert_eq!(fast_v2_head(other), None, "{other}");
+    }
+}
+
+/// Frame-like text: the envelope's bytes, in any order, so both heads meet every case.
+fn framish() -> impl Strategy<Value = String> {
+    let pieces = prop_oneof![
+        Just("["),
+        Just("null"),
+        Just("nul"),
+        Just(","),
+        Just("\""),
+        Just("\\"),
+        Just("\\u00e9"),
+        Just(" "),
+        Just("topic:lobby"),
+        Just("é"),
+        Just("\u{1}"),
+        Just("{}"),
+        Just("]"),
+    ];
+    proptest::collection::vec(pieces, 0..16).prop_map(|p| p.concat())
+}
+
+proptest! {
+    #[test]
+    fn the_fast_head_agrees_with_the_general_one(text in framish()) {
+        if let Some(head) = fast_v2_head(&text) {
+            prop_assert_eq!(Ok(head), decode_v2_head(&text));
+        }
+    }
+
+    #[test]
+    fn the_fast_head_agrees_on_encoded_frames(join_ref in opt_field(), ref_ in opt_field(), topic in ".{0,40}", event in ".{0,20}") {
+        let mut out = Vec::new();
+        encode_v2_text(&mut out, &header(join_ref.as_deref(), ref_.as_deref(), &topic, &event), b"{}");
+        let text = std::str::from_utf8(&out).unwrap();
+        if let Some(head) = fast_v2_head(text) {
+            prop_assert_eq!(Ok(head), decode_v2_head(text));
+        } else {
+            // only escapes (or control characters) send an encoded frame the long way
+            prop_assert!(text.contains('\\'));
+        }
+    }
+}

@@ -177,6 +177,32 @@ fn unescape_unicode(buf: &[u8], i: usize, out: &mut Vec<u8>) -> Result<usize, Fr
     Ok(next)
 }
 
+/// The string at `pos` (which must hold `"`) and the position past it, if it has no escape
+/// and no control character; None otherwise (`parse_string` then decides). No error values
+/// on the way: the fast path of the V2 envelope (`frame::fast_v2_head`).
+#[inline]
+pub fn plain_string(text: &str, pos: usize) -> Option<(&str, usize)> {
+    let buf = text.as_bytes();
+    let start = pos + 1;
+    let mut i = start;
+    loop {
+        if let Some(w) = word_at(buf, i) {
+            let stop = eq_bytes(w, b'"') | eq_bytes(w, b'\\') | lt_bytes(w, 0x20);
+            if stop == 0 {
+                i += 8;
+                continue;
+            }
+            i += first(stop);
+        }
+        match *buf.get(i)? {
+            b'"' => return Some((text.get(start..i)?, i + 1)),
+            b'\\' => return None,
+            b if b < 0x20 => return None,
+            _ => i += 1,
+        }
+    }
+}
+
 /// Parses a string or `null` at `pos` (after whitespace).
 pub fn parse_opt_string<'a>(
     text: &'a str,

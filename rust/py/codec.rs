@@ -71,7 +71,10 @@ impl Codec {
         if !self.v2 || !self.zero_copy {
             return None;
         }
-        let head = frame::decode_v2_head(raw).ok()?;
+        let head = match frame::fast_v2_head(raw) {
+            Some(head) => head,
+            None => frame::decode_v2_head(raw).ok()?,
+        };
         let buf = raw.as_bytes();
         let start = head.payload_start;
         let (payload, len) = decode_simple_prefix(py, &buf[start..], &mut self.strings)?;
