@@ -17,6 +17,7 @@ from phoenix_fast._constants import CHANNEL_INTERNAL_EVENTS, EVENT_REPLY
 from phoenix_fast._logging import SocketLog
 from phoenix_fast._states import SocketState
 from phoenix_fast.message import Message
+from phoenix_fast.transports.base import NotAMessage
 
 if TYPE_CHECKING:
     from phoenix_fast._bound_loop import BoundLoop
@@ -127,12 +128,15 @@ class Router:
             # messages behind a close (ours, or a replacement) are dropped, as browsers do
             if transport.ready_state is not _OPEN or not conn.current:
                 return
-            # the native decoders give exact tuples (they unpack fastest); a custom decoder
-            # gives Messages; anything else is a frame that could not be decoded
-            if type(message) is not tuple and not isinstance(message, tuple):
+            # The native decoders give exact tuples, a custom decoder Messages (its transport
+            # checks that: transports.base.decode_frame), and a frame that could not be
+            # decoded is an exception, which does not unpack. No type test per message
+            # (callgrind, a plain event: -181 instructions a message).
+            try:
+                join_ref, ref, topic, event, payload = message
+            except (TypeError, ValueError):
                 self._bad_message(message)
                 continue
-            join_ref, ref, topic, event, payload = message
             if ref is not None and (ref == machine.heartbeat_ref or conn.pings):
                 self._on_ref(conn, ref)
             if log.enabled:
@@ -224,6 +228,8 @@ class Router:
         self._callbacks.run_all(registered, message)
 
     def _bad_message(self, item: Any) -> None:
+        if isinstance(item, NotAMessage):
+            item = item.value
         if isinstance(item, Exception):
             self._log.error("receive", f"dropping a frame that cannot be decoded: {item}", item)
         else:

@@ -82,6 +82,27 @@ async def test_a_decoder_returning_no_message_costs_that_frame_only() -> None:
     await socket.disconnect()
 
 
+async def test_a_decoder_returning_five_things_that_are_not_a_message_is_refused() -> None:
+    # the receive loop unpacks without a type test: a list or a string of five would unpack
+    lines: list[tuple[str, str]] = []
+    odd: dict[str, Any] = {"list": [None, None, "room", "msg", {}], "str": "abcde"}
+
+    def decode(raw: str | bytes) -> Any:
+        if raw in odd:
+            return odd[raw]
+        return Message(None, None, "room", "msg", {"raw": raw})
+
+    socket, server = await connected(decode=decode, logger=_logger(lines))
+    messages: list[Message] = []
+    socket.on_message(messages.append)
+    server.current.receive("list", "str", "fine")
+    await settle()
+    assert [m.payload for m in messages] == [{"raw": "fine"}]
+    assert ("receive", "dropping a frame decoded as list") in lines
+    assert ("receive", "dropping a frame decoded as str") in lines
+    await socket.disconnect()
+
+
 async def test_messages_after_a_close_in_the_same_read_are_dropped() -> None:
     socket, server = await connected()
     channel = socket.channel("room")

@@ -26,6 +26,7 @@ from phoenix_fast._constants import DEFAULT_MAX_BUFFER, DEFAULT_MAX_MESSAGE_SIZE
 from phoenix_fast._logging import LOGGER
 from phoenix_fast._redact import Redactor, redact_url
 from phoenix_fast._states import SocketState
+from phoenix_fast.errors import DecodeError
 from phoenix_fast.message import Message
 
 if TYPE_CHECKING:
@@ -33,11 +34,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DrainWaiters",
+    "NotAMessage",
     "Transport",
     "TransportFactory",
     "TransportHandler",
     "TransportOptions",
     "client_ssl",
+    "decode_frame",
     "default_ssl_context",
     "describe_os_error",
     "guard",
@@ -250,6 +253,30 @@ def describe_os_error(exc: BaseException) -> str:
         if exc.strerror:
             return exc.strerror
     return str(exc) or type(exc).__name__
+
+
+class NotAMessage(DecodeError):
+    """A frame that a custom decoder turned into something other than a message tuple."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__(f"the decoder returned a {type(value).__name__}, not a Message")
+        #: What the decoder returned.
+        self.value = value
+
+
+def decode_frame(decode: Decoder, frame: Any) -> Any:
+    """``decode(frame)``, or the exception saying why the frame is dropped.
+
+    The socket's receive loop takes message tuples and exceptions only (it unpacks each item
+    without testing its type), so what a custom decoder returns is checked here, once.
+    """
+    try:
+        message = decode(frame)
+    except DecodeError as exc:
+        return exc
+    except Exception as exc:
+        return DecodeError(f"the decoder raised {exc!r}")
+    return message if isinstance(message, tuple) else NotAMessage(message)
 
 
 def local_bind(address: str | None) -> tuple[str, int] | None:

@@ -29,9 +29,13 @@ from phoenix_fast._constants import (
     EVENT_REPLY,
 )
 from phoenix_fast._states import SocketState
-from phoenix_fast.errors import DecodeError
 from phoenix_fast.message import Message
-from phoenix_fast.transports.base import Transport, TransportHandler, TransportOptions
+from phoenix_fast.transports.base import (
+    Transport,
+    TransportHandler,
+    TransportOptions,
+    decode_frame,
+)
 
 __all__ = ["MockConnection", "MockTransport", "ServerHandler", "phoenix_server"]
 
@@ -173,13 +177,8 @@ class MockConnection(Transport):
     def _decode(self, item: Message | str | bytes) -> Any:
         if isinstance(item, Message):
             return item
-        try:
-            codec = self.options.codec
-            return codec.decode(item) if codec is not None else self.options.decode(item)
-        except DecodeError as exc:
-            return exc
-        except Exception as exc:
-            return DecodeError(f"the decoder raised {exc!r}")
+        codec = self.options.codec
+        return decode_frame(codec.decode if codec is not None else self.options.decode, item)
 
     def reply(self, to: Message, status: str = "ok", response: Any = None) -> None:
         """Answers the client's message ``to`` with a ``phx_reply``."""

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from phoenix_fast import _native
 from phoenix_fast._constants import WS_CLOSE_NORMAL
 from phoenix_fast._states import SocketState
-from phoenix_fast.errors import ConnectError, DecodeError, ProtocolError
+from phoenix_fast.errors import ConnectError, ProtocolError
 from phoenix_fast.message import Message
 from phoenix_fast.transports.base import (
     DrainWaiters,
@@ -32,6 +32,7 @@ from phoenix_fast.transports.base import (
     TransportHandler,
     TransportOptions,
     client_ssl,
+    decode_frame,
     describe_os_error,
     guard,
     local_bind,
@@ -300,12 +301,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
     def _decode(self, item: Any) -> Any:
         if isinstance(item, Exception):
             return item
-        try:
-            return self._options.decode(item)
-        except DecodeError as exc:
-            return exc
-        except Exception as exc:
-            return DecodeError(f"the decoder raised {exc!r}")
+        return decode_frame(self._options.decode, item)
 
     def eof_received(self) -> bool | None:
         return None
