@@ -190,3 +190,21 @@ def test_any_payload_decodes_as_orjson_decodes_it(values: list[Any], spaced: boo
         raw = json.dumps(v, ensure_ascii=False, separators=(", ", " : ") if spaced else (",", ":"))
         payloads.append(raw.encode())
     check_against_orjson(payloads)
+
+
+def test_v1_payloads_decode_as_orjson_decodes_them() -> None:
+    """V1 frames (objects) take the general envelope parser, then the same payload decoder."""
+    codec = _native.Codec(1, orjson.loads, orjson.dumps, True)
+    reads = b"".join(
+        ws_text(b'{"topic":"t:1","event":"e","payload":' + raw + b',"ref":null}') for raw in EDGES
+    )
+    items = _native.WsClient(codec).feed(reads)
+    assert len(items) == len(EDGES)
+    for raw, item in zip(EDGES, items, strict=True):
+        try:
+            want = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            assert isinstance(item, DecodeError), f"{raw!r}: orjson refuses it, got {item!r}"
+            continue
+        assert not isinstance(item, DecodeError), f"{raw!r}: {item}"
+        assert same(item[4], want), f"{raw!r}: {item[4]!r} != orjson's {want!r}"
