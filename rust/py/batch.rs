@@ -125,8 +125,8 @@ impl<'py> BatchDecoder<'py> {
         // (callgrind, issue 17). Until every
         // slot is set it holds NULLs, which only `list_dealloc` (it skips them) may see: the
         // list never reaches Python before the loop ends, and an error drops it here.
-        let n =
-            isize::try_from(self.slots.len()).map_err(|_| pyo3::exceptions::PyMemoryError::new_err(()))?;
+        let count = self.slots.len();
+        let n = isize::try_from(count).map_err(|_| super::errors::too_many_messages_error(count))?;
         // SAFETY: PyList_New returns a new reference or NULL with an error set.
         let out = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(n))? }.cast_into::<PyList>()?;
         let mut next_json = 0usize;

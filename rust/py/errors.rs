@@ -123,3 +123,10 @@ pub fn dict_changed_error() -> PyErr {
 pub fn randomness_error(err: &dyn std::fmt::Display) -> PyErr {
     PyOSError::new_err(format!("the OS gave no randomness for WebSocket masking keys: {err}"))
 }
+
+/// A read decoded into more messages than a Python list can hold, as `MemoryError`.
+#[cold]
+#[inline(never)]
+pub fn too_many_messages_error(count: usize) -> PyErr {
+    PyMemoryError::new_err(format!("a read decoded into {count} messages: more than a list holds"))
+}
