@@ -66,7 +66,7 @@ test-rust: ## the pure Rust core's tests
 # The floor is the coverage measured when it was last raised, rounded down: raise it with the
 # coverage, never lower it. `coverage run` starts before pytest, so the modules the pytest
 # plugin imports at start-up are measured too.
-COV_FLOOR := 98
+COV_FLOOR := 99
 
 .PHONY: test-python
 test-python: build js ## the Python tests (and benchmarks as smoke tests), with the client's line coverage

@@ -120,3 +120,59 @@ async def test_messages_after_a_close_in_the_same_read_are_dropped() -> None:
     await settle()
     assert got == [0, 1]  # as browsers do: nothing behind a close
     await socket.disconnect()
+
+
+async def test_a_raising_callback_on_the_short_path_costs_its_message_only() -> None:
+    lines: list[tuple[str, str]] = []
+    socket, server = await connected(logger=_logger(lines))
+    channel = socket.channel("room")
+    await join(channel, server.current)
+    got: list[Any] = []
+
+    def picky(payload: Any) -> None:  # one binding, the payload alone: the short path
+        if payload.get("bad"):
+            raise ValueError("bad payload")
+        got.append(payload)
+
+    channel.on("msg", picky)
+    server.current.push("room", "msg", {"bad": True})
+    server.current.push("room", "msg", {"n": 2})
+    await settle()
+    assert got == [{"n": 2}]
+    assert any("picky raised ValueError('bad payload')" in msg for _, msg in lines)
+    await socket.disconnect()
+
+
+async def test_a_coroutine_among_several_bindings_runs_as_a_task() -> None:
+    socket, server = await connected()
+    channel = socket.channel("room")
+    await join(channel, server.current)
+    got: list[Any] = []
+
+    async def later(payload: Any, ref: Any) -> None:
+        got.append(("task", payload))
+
+    channel.on("msg", lambda payload: got.append(("sync", payload)))
+    channel.on("msg", later)
+    server.current.push("room", "msg", {"n": 1})
+    await settle()
+    assert got == [("sync", {"n": 1}), ("task", {"n": 1})]
+    await socket.disconnect()
+
+
+async def test_a_hook_raising_on_a_dropped_connection_is_logged() -> None:
+    lines: list[tuple[str, str]] = []
+    socket, server = await connected(logger=_logger(lines))
+    channel = socket.channel("room")
+
+    def hook(event: str, payload: Any, ref: Any) -> Any:
+        if event == "phx_error":
+            raise RuntimeError("hook bug")
+        return payload
+
+    channel.on_message = hook
+    await join(channel, server.current)
+    server.current.drop()
+    await settle()
+    assert ("channel", "room phx_error failed") in lines
+    await socket.disconnect()
