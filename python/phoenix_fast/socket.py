@@ -241,7 +241,10 @@ class Socket:
         self.max_buffer = max_buffer
         #: The local IP address connections are made from (None: the system's choice).
         self.local_address = local_address
-        self._headers = list(headers.items() if isinstance(headers, Mapping) else headers or ())
+        if headers is None:
+            self._headers: list[tuple[str, str]] = []
+        else:
+            self._headers = list(headers.items() if isinstance(headers, Mapping) else headers)
         self._ssl = ssl
         self.longpoller_timeout = longpoller_timeout
         self._codec: _native.Codec | None = None
