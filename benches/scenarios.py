@@ -2,7 +2,7 @@
 
     python benches/scenarios.py [--url ws://host:port/socket] [--scale 1.0] [--json out.json]
                                 [--transport websocket|longpoll] [--only s1 s4 ...]
-                                [--peers js rust] [--rounds 5]
+                                [--peers js rust] [--rounds 5] [--pin]
 
 Without ``--url`` it starts the reference server in a subprocess (its own core) with a channel
 limit high enough for S2. Each scenario runs with phoenix_fast (a fresh Python process, on
@@ -15,6 +15,10 @@ table shows them all and phoenix_fast's ratio to each peer. The peers:
 
 With ``--transport longpoll`` phoenix_fast and the JS client use their LongPoll transport
 instead (the JS client's Ajax uses fetch under Node); the Rust client has none and sits out.
+
+``--pin`` runs the server on CPU 1 and every client on CPU 0, so that the scheduler never
+puts a client and the server on one core for part of a run. (It does not tame S4's p99,
+which jumps between about 0.5 and 1.3 ms from run to run for phoenix_fast either way.)
 
 ``--rounds N`` runs everything N times, interleaved: each round runs every scenario with every
 client in turn (the order of the clients rotates from round to round), and the table reports the
@@ -423,6 +427,11 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="interleaved rounds; with more than one, medians and spreads (use at least 5)",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="run the server on CPU 1 and every client on CPU 0 (Linux)",
+    )
     parser.add_argument("--child", choices=sorted(SCENARIOS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -438,10 +447,16 @@ def main(argv: list[str] | None = None) -> int:
         )
     for peer in sorted(set(args.peers) - set(peers)):
         print(f"({peer}: no {args.transport} transport, left out)")
+    if args.pin and (not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2):
+        parser.error("--pin needs Linux and two CPUs")
     server = None
     if args.url is None:
         server = ServerProcess(max_channels=100_000)
+        if args.pin:
+            os.sched_setaffinity(0, {1})  # the server inherits this process's CPU...
         server.start()
+    if args.pin:
+        os.sched_setaffinity(0, {0})  # ...and every client this one
     url = args.url or server.url  # type: ignore[union-attr]
     results: dict[str, Any] = {
         "machine": platform.platform(),
