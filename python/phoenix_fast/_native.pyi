@@ -71,6 +71,8 @@ class Codec:
         """``batch_loads``: ``loads`` may decode a whole read's payloads as one JSON array."""
     @property
     def vsn_major(self) -> int: ...
+    def remember(self, text: str) -> None:
+        """Makes ``text`` the object that decoded frames carry for that text (a topic)."""
     def decode(self, raw: str | bytes) -> Any:
         """One frame: ``str`` is a text frame, ``bytes`` a binary frame."""
     def decode_text(self, raw: bytes) -> Any:

@@ -409,6 +409,11 @@ class Socket:
         """A new channel on ``topic`` (not joined yet: call ``join()``)."""
         channel = Channel(topic, params, self)
         self._router.add(channel)
+        if self._codec is not None and type(topic) is str:
+            # frames decoded for this topic then carry this very string: routing finds it by
+            # identity, and a channel costs one topic string instead of two (heap per
+            # channel, S2: see the commit)
+            self._codec.remember(topic)
         return channel
 
     def stream(

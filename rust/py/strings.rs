@@ -150,6 +150,37 @@ impl StringCache {
         value
     }
 
+    /// Makes `value` the object that later lookups of its text return (a channel's topic:
+    /// routing then finds it in its dict by identity, and the socket holds one string per
+    /// topic instead of two). A text too long to be cached is left alone.
+    pub fn remember(&mut self, value: &Bound<'_, PyString>) -> PyResult<()> {
+        let s = value.to_str()?;
+        if s.len() > MAX_LEN {
+            return Ok(());
+        }
+        let hash = hash_of(s.as_bytes());
+        let mask = self.slots.len() - 1;
+        let mut i = slot_of(hash, mask + 1);
+        loop {
+            match &mut self.slots[i] {
+                Some(e) if e.hash == hash && *e.key == *s => {
+                    e.value = value.clone().unbind();
+                    return Ok(());
+                }
+                Some(_) => i = (i + 1) & mask,
+                None => break,
+            }
+        }
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+            self.insert_new(hash, s, value.clone());
+            return Ok(());
+        }
+        self.slots[i] = Some(Entry { hash, key: s.into(), value: value.clone().unbind() });
+        self.len += 1;
+        Ok(())
+    }
+
     /// The string `s` (any other field).
     #[inline]
     pub fn get<'py>(&mut self, py: Python<'py>, s: &str) -> Bound<'py, PyString> {
