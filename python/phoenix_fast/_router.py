@@ -119,6 +119,7 @@ class Router:
             return
         topics = self.topics
         log = self._log
+        tracing = log.enabled  # read once per read, not per message
         machine = self._machine
         callbacks = self._callbacks
         message_callbacks = callbacks.message
@@ -139,7 +140,7 @@ class Router:
                 continue
             if ref is not None and (ref == machine.heartbeat_ref or conn.pings):
                 self._on_ref(conn, ref)
-            if log.enabled:
+            if tracing:
                 log("receive", f"{topic} {event} ({join_ref}, {ref})")
             channels = topics.get(topic)
             if channels is not None:

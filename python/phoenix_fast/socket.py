@@ -729,8 +729,7 @@ class Socket:
                 "connect",
                 {"connects": self._machine.connects, "transport": self.transport_name},
             )
-        for _, callback in self._callbacks.open:
-            self._callbacks.run(callback)
+        self._callbacks.run_all(self._callbacks.open)
         for channel in self.channels:
             try:
                 channel._on_socket_open()
@@ -751,8 +750,7 @@ class Socket:
             self._fail_next_open(conn.error or _never_opened(event))
         self._trigger_chan_error("connection_closed", conn)
         self._run(step)
-        for _, callback in self._callbacks.close:
-            self._callbacks.run(callback, event)
+        self._callbacks.run_all(self._callbacks.close, event)
         if self.observer is not None:
             scheduled = [e for e in step.events if isinstance(e, ReconnectScheduled)]
             self._observe(
