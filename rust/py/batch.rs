@@ -120,17 +120,17 @@ impl<'py> BatchDecoder<'py> {
     pub fn finish(mut self, codec: &Codec) -> PyResult<Bound<'py, PyList>> {
         let py = self.py;
         let mut payloads = self.decode_all_payloads(codec);
-        // Allocated at its final size and filled in place rather than appended to, as the
-        // tuples are (`plain_tuple`): 47 instructions per S1 message less for the two
-        // (callgrind, issue 17). Until every
-        // slot is set it holds NULLs, which only `list_dealloc` (it skips them) may see: the
-        // list never reaches Python before the loop ends, and an error drops it here.
+        // The items are made first, then the list is allocated at its final size and filled
+        // in a loop that calls nothing: a list holding NULLs must never be reachable from
+        // Python, and making an item can run Python code (a custom `loads`, or a collection
+        // that `gc.get_objects()` could look into). Filled in place rather than appended to,
+        // as the tuples are (`plain_tuple`): 47 instructions per S1 message less for the two
+        // (callgrind, issue 17).
         let count = self.slots.len();
         let n = isize::try_from(count).map_err(|_| super::errors::too_many_messages_error(count))?;
-        // SAFETY: PyList_New returns a new reference or NULL with an error set.
-        let out = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(n))? }.cast_into::<PyList>()?;
+        let mut items: Vec<Bound<'py, PyAny>> = Vec::with_capacity(count);
         let mut next_json = 0usize;
-        for (index, slot) in (0..n).zip(self.slots) {
+        for slot in self.slots {
             let item = match slot {
                 Slot::Done(item) => item,
                 Slot::Envelope(env) => {
@@ -156,8 +156,14 @@ impl<'py> BatchDecoder<'py> {
                     }
                 }
             };
+            items.push(item);
+        }
+        // SAFETY: PyList_New returns a new reference or NULL with an error set.
+        let out = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(n))? }.cast_into::<PyList>()?;
+        for (index, item) in (0..n).zip(items) {
             // SAFETY: `index` < the list's length (one item per slot); SET_ITEM steals the
-            // reference, and the slot held NULL.
+            // reference, and the slot held NULL. Nothing between PyList_New and the last
+            // SET_ITEM runs Python code or allocates a Python object.
             unsafe { ffi::PyList_SET_ITEM(out.as_ptr(), index, item.into_ptr()) };
         }
         Ok(out)

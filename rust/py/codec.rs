@@ -302,13 +302,13 @@ impl Codec {
         }
     }
 
-    /// Decodes one frame: `str` is a text frame, `bytes` a binary frame.
     /// Makes `text` the string object decoded frames carry for that text (see
     /// `StringCache::remember`).
     fn remember(&mut self, text: &Bound<'_, PyString>) -> PyResult<()> {
         self.strings.remember(text)
     }
 
+    /// Decodes one frame: `str` is a text frame, `bytes` a binary frame.
     fn decode<'py>(&mut self, py: Python<'py>, raw: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         self.decode_any(py, raw)
     }

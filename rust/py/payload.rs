@@ -108,11 +108,11 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         let start = self.pos;
         let mut value: i64 = 0;
         while let Some(d @ b'0'..=b'9') = self.peek() {
+            if self.pos - start == MAX_INT_DIGITS {
+                return None; // a 19th digit could overflow: orjson decides
+            }
             value = value * 10 + i64::from(d - b'0');
             self.pos += 1;
-            if self.pos - start > MAX_INT_DIGITS {
-                return None;
-            }
         }
         let digits = self.pos - start;
         if digits == 0 || (digits > 1 && self.buf[start] == b'0') {
