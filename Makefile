@@ -143,7 +143,7 @@ bench: build js ## run the pytest-benchmark suites for real
 
 RUST_PEER := benches/rust_peer/target/release/rust_peer
 # Interleaved rounds of the WebSocket scenarios (medians and spreads); 5 or more to compare.
-SCENARIO_ROUNDS ?= 1
+SCENARIO_ROUNDS ?= 5
 
 $(RUST_PEER): benches/rust_peer/Cargo.toml benches/rust_peer/Cargo.lock benches/rust_peer/src/main.rs
 	cargo build --release --locked --quiet --manifest-path benches/rust_peer/Cargo.toml

@@ -281,10 +281,13 @@ class Pacer:
             self._wake()
 
     def remove_channel(self, channel: Channel) -> None:
-        """Takes a channel out of the rotation (it is leaving)."""
-        for index, (candidate, _values) in enumerate(self._channels):
-            if candidate is channel:
-                del self._channels[index]
+        """Takes a channel out of the rotation (it is leaving). Stages leave the channels
+        joined last first, so the search starts from the end: a ramp down is then not a scan
+        of every channel per leave."""
+        channels = self._channels
+        for index in range(len(channels) - 1, -1, -1):
+            if channels[index][0] is channel:
+                del channels[index]
                 return
 
     # -- sending -------------------------------------------------------------------------

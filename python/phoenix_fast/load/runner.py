@@ -218,7 +218,8 @@ class Runner:
         sockets = share(scenario.socket_count, proc, procs)
         self._first, self._stop_at = sockets.start, sockets.stop
         self._slots: list[_Slot] = []
-        self._channels: list[Channel] = []
+        #: Every channel joined and not left (a dict: a stage's leave is O(1)).
+        self._channels: dict[Channel, None] = {}
         self._connected = 0
         self._stop = asyncio.Event()
         self._connecting = asyncio.Semaphore(scenario.connect_concurrency)
@@ -259,9 +260,12 @@ class Runner:
 
     # -- live figures ----------------------------------------------------------------
 
+    def _joined_count(self) -> int:
+        return sum(1 for channel in self._channels if channel.state is _JOINED)
+
     def snapshot(self) -> dict[str, int]:
         """Counters plus the live gauges ``sockets`` and ``channels`` (connected, joined)."""
-        joined = sum(1 for channel in self._channels if channel.state is _JOINED)
+        joined = self._joined_count()
         self.stats.peak("channels", joined)
         snap = self.stats.snapshot()
         snap["sockets"] = self._connected
@@ -448,7 +452,7 @@ class Runner:
                 waiting.remove(spot)
             return
         follow.leave()
-        self._channels.remove(follow.channel)
+        self._channels.pop(follow.channel, None)
 
     def _join_rate(self, count: int) -> float | None:
         sc = self.scenario
@@ -486,7 +490,7 @@ class Runner:
         push = channel.join(self.scenario.join_timeout)
         push.receive("ok", follow.ok).receive("error", follow.error)
         push.receive("timeout", follow.timeout)
-        self._channels.append(channel)
+        self._channels[channel] = None
 
     def _start(self, slot: _Slot) -> None:
         if not slot.started:
@@ -556,7 +560,7 @@ class Runner:
         for name, value in counts.items():
             row[name] = value - self._interval_counts[name]
         row["sockets"] = self._connected
-        row["channels"] = sum(1 for channel in self._channels if channel.state is _JOINED)
+        row["channels"] = self._joined_count()
         row["in_flight"] = self.pacer.in_flight
         row["latency_ms"] = dict(sorted(stats.fold().items()))
         row["cpu_pct"] = round(100.0 * (cpu - self._interval_cpu) / seconds, 1)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from phoenix_fast._redact import MASK
 from phoenix_fast.load.templates import (
     CHANNEL_FIELDS,
     PAYLOAD_FIELDS,
@@ -199,7 +200,6 @@ class Scenario:
 
 
 #: What stands for a secret in reports, summaries and errors.
-MASK = "***"
 
 
 def redacted(data: dict[str, Any]) -> dict[str, Any]:
