@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
+
+from phoenix_fast.load.cli_error import fail as _fail
 
 __all__ = ["add_load_parser", "add_report_parser", "run_load", "run_report"]
 
@@ -204,11 +205,6 @@ def _json(option: str) -> Any:
 
     parse.__name__ = option
     return parse
-
-
-def _fail(message: str, status: int = 2) -> int:
-    print(f"phoenix-fast: error: {message}", file=sys.stderr)
-    return status
 
 
 def cli_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -25,6 +25,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from phoenix_fast.load.cli_error import fail as _fail
+
 __all__ = ["Comparison", "Row", "compare", "figures", "run_compare"]
 
 GENERATOR_PREFIX = "generator:"
@@ -377,11 +379,6 @@ def overlay_charts(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Any]:
 
 
 # ----- the command ------------------------------------------------------------------------
-
-
-def _fail(message: str) -> int:
-    print(f"phoenix-fast: error: {message}", file=sys.stderr)
-    return 2
 
 
 def run_compare(args: argparse.Namespace) -> int:

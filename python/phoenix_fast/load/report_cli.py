@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from phoenix_fast.load.cli_error import fail as _fail
+
 __all__ = ["add_report_actions", "execute_with_html", "run_report_action"]
 
 
@@ -62,11 +64,6 @@ def _percent(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"not a percentage: {text!r} (give 0 or more)")
     return value
-
-
-def _fail(message: str, status: int = 2) -> int:
-    print(f"phoenix-fast: error: {message}", file=sys.stderr)
-    return status
 
 
 def _writable(path: str, option: str) -> str | None:

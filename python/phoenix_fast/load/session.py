@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
+from phoenix_fast.load.cli_error import fail as _error
 from phoenix_fast.load.intervals import LOOP_LAG, SEND_ERROR, CsvWriter
 from phoenix_fast.load.progress import Progress
 from phoenix_fast.load.report import print_summary, to_report, write_report
@@ -155,11 +156,6 @@ def latency_names(scenario: Scenario) -> list[str]:
         names += [f"push:{push.event}", f"push:{push.event}:service"]
     names += [f"event:{event}" for event in scenario.subscribe]
     return [*names, "join", LOOP_LAG, SEND_ERROR]
-
-
-def _error(message: str) -> int:
-    print(f"phoenix-fast: error: {message}", file=sys.stderr)
-    return 2
 
 
 def execute(
