@@ -9,21 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import one_line_error, phoenix_fast
 
 from phoenix_fast.load.report import read_report
 from phoenix_fast.testing.waiting import scaled
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def phoenix_fast(*argv: str, timeout: float = 45.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "phoenix_fast.cli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def test_demo_without_url_against_the_embedded_server(tmp_path: Path) -> None:
@@ -68,14 +59,6 @@ def test_two_processes_merge_into_one_report(phoenix_url: str, tmp_path: Path) -
     assert counts["sockets_planned"] == 4
     assert counts["replies_ok"] == counts["pushes_sent"] > 0
     assert report["latency_ms"]["push:ping"]["count"] == counts["replies_ok"]
-
-
-def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
-    assert done.returncode == 2, (done.stdout, done.stderr)
-    assert "Traceback" not in done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert lines[-1].startswith("phoenix-fast: error: "), done.stderr
-    return lines[-1]
 
 
 def test_unreachable_url_is_one_line_and_exit_2() -> None:

@@ -4,29 +4,18 @@ status for CI gates, the side-by-side page, and bad input."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from chromium_page import open_page
+from cli_support import phoenix_fast
 
 from phoenix_fast.load.compare import compare
 from phoenix_fast.load.report import to_report, write_report
 from phoenix_fast.load.stats import Stats
 
 T0 = 1_800_000_000.0
-
-
-def phoenix_fast(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "phoenix_fast.cli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=45,
-        check=False,
-    )
 
 
 def run_report(latency_us: float, replies: int = 10_000, errors: int = 0) -> dict[str, Any]:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cli_support
 import pytest
+from cli_support import one_line_error
 from front import Front, make_certificate
 
 from phoenix_fast.load.runner import LoadError, Runner, RunResult
@@ -159,21 +160,7 @@ def test_bad_connection_options(options: dict[str, Any], message: str) -> None:
 
 
 def phoenix_fast(*argv: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "phoenix_fast.cli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
-    assert done.returncode == 2, (done.stdout, done.stderr)
-    assert "Traceback" not in done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert lines[-1].startswith("phoenix-fast: error: "), done.stderr
-    return lines[-1]
+    return cli_support.phoenix_fast(*argv, timeout=timeout)
 
 
 def test_cli_refuses_bad_connection_options_before_connecting(tmp_path: Path) -> None:

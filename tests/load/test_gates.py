@@ -6,11 +6,12 @@ import csv
 import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+import cli_support
 import pytest
+from cli_support import phoenix_fast
 from rich.console import Console
 
 from phoenix_fast.load.intervals import CsvWriter, merge_rows, saturation
@@ -20,22 +21,8 @@ from phoenix_fast.load.stats import Stats
 from phoenix_fast.load.thresholds import GRAMMAR, ThresholdError, evaluate, parse_threshold
 
 
-def phoenix_fast(*argv: str, timeout: float = 45.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "phoenix_fast.cli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
-    assert done.returncode == 2, (done.stdout, done.stderr)
-    assert "Traceback" not in done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("phoenix-fast: error: "), done.stderr
-    return lines[0]
+    return cli_support.one_line_error(done, only=True)
 
 
 EXAMPLES = [

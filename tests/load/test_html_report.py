@@ -7,14 +7,13 @@ import itertools
 import json
 import math
 import platform
-import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from chromium_page import chromium_or_skip, open_page
+from cli_support import phoenix_fast
 
 from phoenix_fast.load.html_report import percentile_points, redact, render_html
 from phoenix_fast.load.report import merge_reports, read_report, to_report, write_report
@@ -34,16 +33,6 @@ CHECK = """(() => {
 })()"""
 T0 = 1_800_000_000.0
 SECRET = "s3cret-token-value"
-
-
-def phoenix_fast(*argv: str, timeout: float = 45.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "phoenix_fast.cli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def synthetic_report(seed: int, seconds: int = 8, start: float = T0) -> dict[str, Any]:
