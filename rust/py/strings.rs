@@ -159,25 +159,16 @@ impl StringCache {
             return Ok(());
         }
         let hash = hash_of(s.as_bytes());
-        let mask = self.slots.len() - 1;
-        let mut i = slot_of(hash, mask + 1);
-        loop {
-            match &mut self.slots[i] {
-                Some(e) if e.hash == hash && *e.key == *s => {
+        match self.find(hash, s) {
+            Ok((i, _)) => {
+                if let Some(e) = &mut self.slots[i] {
                     e.value = value.clone().unbind();
-                    return Ok(());
                 }
-                Some(_) => i = (i + 1) & mask,
-                None => break,
+            }
+            Err(empty) => {
+                self.place(empty, hash, s, value.clone().unbind());
             }
         }
-        if (self.len + 1) * 2 > self.slots.len() {
-            self.grow();
-            self.insert_new(hash, s, value.clone());
-            return Ok(());
-        }
-        self.slots[i] = Some(Entry { hash, key: s.into(), value: value.clone().unbind() });
-        self.len += 1;
         Ok(())
     }
 
@@ -194,23 +185,45 @@ impl StringCache {
             return (PyString::new(py, s), usize::MAX);
         }
         let hash = hash_of(s.as_bytes());
+        match self.find(hash, s) {
+            Ok((i, value)) => (value.bind(py).clone(), i),
+            Err(empty) => {
+                let value = PyString::new(py, s);
+                let i = self.place(empty, hash, s, value.clone().unbind());
+                (value, i)
+            }
+        }
+    }
+
+    /// The slot holding `s` and its string, or the empty slot where `s` would go (linear
+    /// probing from the hash's slot).
+    #[inline]
+    fn find(&self, hash: u64, s: &str) -> Result<(usize, &Py<PyString>), usize> {
         let mask = self.slots.len() - 1;
         let mut i = slot_of(hash, mask + 1);
         loop {
             match &self.slots[i] {
-                Some(e) if e.hash == hash && *e.key == *s => return (e.value.bind(py).clone(), i),
+                Some(e) if e.hash == hash && *e.key == *s => return Ok((i, &e.value)),
                 Some(_) => i = (i + 1) & mask,
-                None => break,
+                None => return Err(i),
             }
         }
-        let value = PyString::new(py, s);
-        if (self.len + 1) * 2 > self.slots.len() {
+    }
+
+    /// Puts a new entry for `s` in the empty slot `empty` (found by `find`), growing the
+    /// table first when it is due to; returns the slot it went to.
+    fn place(&mut self, empty: usize, hash: u64, s: &str, value: Py<PyString>) -> usize {
+        let at = if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
-            return self.insert_new(hash, s, value);
-        }
-        self.slots[i] = Some(Entry { hash, key: s.into(), value: value.clone().unbind() });
+            match self.find(hash, s) {
+                Ok((i, _)) | Err(i) => i, // absent before, so absent after: Err
+            }
+        } else {
+            empty
+        };
+        self.slots[at] = Some(Entry { hash, key: s.into(), value });
         self.len += 1;
-        (value, i)
+        at
     }
 
     /// Doubles the table, or empties it once it is as large as it may get.
@@ -231,22 +244,5 @@ impl StringCache {
             }
             self.slots[i] = Some(entry);
         }
-    }
-
-    /// Inserts a key known to be absent (after `grow`).
-    fn insert_new<'py>(
-        &mut self,
-        hash: u64,
-        s: &str,
-        value: Bound<'py, PyString>,
-    ) -> (Bound<'py, PyString>, usize) {
-        let mask = self.slots.len() - 1;
-        let mut i = slot_of(hash, mask + 1);
-        while self.slots[i].is_some() {
-            i = (i + 1) & mask;
-        }
-        self.slots[i] = Some(Entry { hash, key: s.into(), value: value.clone().unbind() });
-        self.len += 1;
-        (value, i)
     }
 }
