@@ -44,8 +44,9 @@ impl<'py> BatchDecoder<'py> {
         Self { py, slots: Vec::with_capacity(frames), json: vec![b'['], json_count: 0, plain: false }
     }
 
-    /// For the frames of one network read of `bytes` bytes: the payload buffer can never
-    /// outgrow the read, so it is allocated once; the slots are sized for frames of 128
+    /// For the frames of one network read of `bytes` bytes: the payload buffer is sized for
+    /// the read, which it outgrows only when inflated (permessage-deflate) payloads or a
+    /// message completed across reads add to it; the slots are sized for frames of 128
     /// bytes (S1's are 150) and grow past that. Growing both by doubling, as before, cost
     /// 230 instructions per S1 message in `realloc` (callgrind, 256,000-byte reads, issue 17).
     pub fn for_read(py: Python<'py>, bytes: usize) -> Self {

@@ -172,8 +172,9 @@ impl Codec {
         };
         let result = self.loads.bind(py).call1((&view,));
         if view.call_method0(pyo3::intern!(py, "release")).is_err() {
-            // A custom decoder kept a buffer exported from the view, so the view cannot be
-            // released and may still be read: its memory must stay valid for good.
+            // The decoder kept a buffer exported from the view (only orjson gets a view, so
+            // this is a defence, not a path taken), so the view cannot be released and may
+            // still be read: its memory must stay valid for good.
             let copy = buf.clone();
             std::mem::forget(std::mem::replace(buf, copy));
         }
