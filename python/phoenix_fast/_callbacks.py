@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from phoenix_fast._logging import SocketLog
@@ -19,27 +19,32 @@ if TYPE_CHECKING:
 __all__ = ["Callbacks"]
 
 #: (ref, callback) pairs of one kind, in the order they were added.
-Registered = list[tuple[str, Callable[..., object]]]
+Registered = Sequence[tuple[str, Callable[..., object]]]
+
+#: What a socket starts with, for every kind: one shared tuple, as a kind's sequence is only
+#: ever replaced (four lists fewer to make and for the garbage collector to track a socket).
+_NONE: Registered = ()
 
 
 class Callbacks:
     """The socket's ``on_open``, ``on_close``, ``on_error`` and ``on_message`` callbacks,
     and the runner of every user callback (channel bindings and push hooks too).
 
-    The lists are replaced, never changed in place: a callback that adds or removes others
-    does not disturb the run in progress.
+    The sequences are replaced, never changed in place: a callback that adds or removes
+    others does not disturb the run in progress.
     """
 
     __slots__ = ("_log", "_tasks", "close", "error", "message", "open")
 
     def __init__(self, log: SocketLog) -> None:
         self._log = log
-        self.open: Registered = []
-        self.close: Registered = []
-        self.error: Registered = []
+        self.open: Registered = _NONE
+        self.close: Registered = _NONE
+        self.error: Registered = _NONE
         #: Read by the receive loop once per network read.
-        self.message: Registered = []
-        self._tasks: set[asyncio.Future[Any]] = set()
+        self.message: Registered = _NONE
+        #: The tasks of async callbacks, kept until done (None until the first).
+        self._tasks: set[asyncio.Future[Any]] | None = None
 
     def add(self, kind: str, ref: str, callback: Callable[..., object]) -> None:
         """Adds ``callback`` under ``ref`` to the callbacks of ``kind`` (open, close, error,
@@ -98,11 +103,14 @@ class Callbacks:
     def start_task(self, awaitable: Awaitable[Any]) -> None:
         """Runs ``awaitable`` as a task kept until done; its exception is logged."""
         task = asyncio.ensure_future(awaitable)
+        if self._tasks is None:
+            self._tasks = set()
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Future[Any]) -> None:
-        self._tasks.discard(task)
+        if self._tasks is not None:
+            self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
             self._log.error("callback", f"an async callback raised {exc!r}", exc)

@@ -85,8 +85,11 @@ class Connection:
         self.dropped = False
         self.error: BaseException | None = None
         self._task: asyncio.Future[Any] | None = None
-        self._awaiting: list[asyncio.Future[Any]] = []
-        self._closed_callbacks: list[Callable[[], None]] = []
+        # Tuples, replaced rather than changed: most connections never have either, and an
+        # empty tuple is shared where a list would be made and tracked for every connection.
+        #: the futures of awaitable params or token, while they run
+        self._awaiting: tuple[asyncio.Future[Any], ...] = ()
+        self._closed_callbacks: tuple[Callable[[], None], ...] = ()
 
     # -- state ---------------------------------------------------------------------------
 
@@ -129,7 +132,7 @@ class Connection:
             failure = ConnectError(f"the params or auth_token callable raised {exc!r}")
             asyncio.get_running_loop().call_soon(self._failed, failure)
             return
-        if inspect.isawaitable(params) or inspect.isawaitable(token):
+        if _awaitable(params) or _awaitable(token):
             # futures at once, so that a close before they ran cancels them cleanly
             if inspect.isawaitable(params):
                 params = self._track(asyncio.ensure_future(params))
@@ -140,7 +143,7 @@ class Connection:
             self._open_transport(params, token)
 
     def _track(self, future: asyncio.Future[Any]) -> asyncio.Future[Any]:
-        self._awaiting.append(future)
+        self._awaiting = (*self._awaiting, future)
         return future
 
     async def _resolve_then_open(self, params: Any, token: Any) -> None:
@@ -154,7 +157,7 @@ class Connection:
             return
         finally:
             self._task = None
-            self._awaiting.clear()
+            self._awaiting = ()
         if not (self.closing or self.closed):
             self._open_transport(params, token)
 
@@ -185,7 +188,7 @@ class Connection:
         elif not self.closed:
             for future in self._awaiting:
                 future.cancel()
-            self._awaiting.clear()
+            self._awaiting = ()
             self._task = None
             asyncio.get_running_loop().call_soon(self.transport_close, code, reason, True)
 
@@ -204,7 +207,7 @@ class Connection:
                 callback()
 
         handle = asyncio.get_running_loop().call_later(timeout, once)
-        self._closed_callbacks.append(once)
+        self._closed_callbacks = (*self._closed_callbacks, once)
 
     # -- TransportHandler ----------------------------------------------------------------
 
@@ -231,6 +234,15 @@ class Connection:
         # the socket hears of the close before a teardown waiting for it lets go of us
         if self.is_current():
             self.socket._on_conn_close(self, CloseEvent(code, reason, was_clean))
-        callbacks, self._closed_callbacks = self._closed_callbacks, []
+        callbacks, self._closed_callbacks = self._closed_callbacks, ()
         for callback in callbacks:
             callback()
+
+
+def _awaitable(value: Any) -> bool:
+    """``inspect.isawaitable``, answered without it for the usual params (a dict) and token
+    (a str or None): its ABC check cost 0.25 us per value on every connect (0.06 here)."""
+    return type(value) not in _PLAIN and inspect.isawaitable(value)
+
+
+_PLAIN = frozenset({dict, str, type(None)})

@@ -29,7 +29,7 @@ def test_defaults() -> None:
     assert socket.heartbeat_timeout == 30.0
     assert socket.vsn == "2.0.0"
     callbacks = socket._callbacks
-    assert callbacks.open == callbacks.close == callbacks.error == callbacks.message == []
+    assert callbacks.open == callbacks.close == callbacks.error == callbacks.message == ()
     assert socket.connection_state() == "closed"
     assert not socket.is_connected()
 

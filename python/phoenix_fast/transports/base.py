@@ -225,17 +225,20 @@ class DrainWaiters:
     __slots__ = ("_waiters",)
 
     def __init__(self) -> None:
-        self._waiters: list[asyncio.Future[None]] = []
+        #: made on the first wait: most transports never have a waiter
+        self._waiters: list[asyncio.Future[None]] | None = None
 
     async def wait(self, loop: asyncio.AbstractEventLoop) -> None:
         """Waits until :meth:`wake` is called."""
         waiter = loop.create_future()
+        if self._waiters is None:
+            self._waiters = []
         self._waiters.append(waiter)
         await waiter
 
     def wake(self) -> None:
         """Lets every waiter go (writes are unblocked, or the connection closed)."""
-        waiters, self._waiters = self._waiters, []
+        waiters, self._waiters = self._waiters or (), None
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
