@@ -171,6 +171,10 @@ bench-scenarios: build js rust-peer ## client scenarios S1-S5, phoenix_fast agai
 	$(PY) benches/scenarios.py --rounds $(SCENARIO_ROUNDS) --json .benchmarks/scenarios.json
 	$(PY) benches/scenarios.py --transport longpoll --only s1 s4 --json .benchmarks/scenarios-longpoll.json
 
+.PHONY: bench-s5-floor
+bench-s5-floor: build rust-peer ## S5 by a bare asyncio protocol (the floor), phoenix_fast and the Rust client, 9 rounds
+	$(PY) benches/s5_floor.py
+
 .PHONY: soak
 soak: build ## 1,000 channels through FaultProxy, a random fault every 5-20 s, 10 min (SOAK_ARGS="--minutes 1")
 	mkdir -p .benchmarks

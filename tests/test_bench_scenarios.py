@@ -86,3 +86,15 @@ def test_an_unbuilt_rust_peer_is_a_one_line_error(tmp_path: Path) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=50, check=False)
     assert done.returncode == 2
     assert "make rust-peer" in done.stderr
+
+
+def test_s5_floor_compares_the_bare_client_with_phoenix_fast() -> None:
+    cmd = [sys.executable, str(ROOT / "benches/s5_floor.py"), "--rounds", "1", "--sockets", "5"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=50, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = dict(line.strip().split(": ", 1) for line in done.stdout.splitlines())
+    expected = {"bare", "phoenix_fast"} | ({"rust"} if RUST_PEER.is_file() else set())
+    assert set(lines) == expected
+    for figure in lines.values():
+        assert figure.endswith("; 1 rounds, 5 sockets)")
+        assert float(figure.split(" ms", 1)[0]) > 0
