@@ -239,9 +239,13 @@ def test_thresholds_intervals_and_csv_end_to_end(phoenix_url: str, tmp_path: Pat
     busy = [r["pushes"] for r in rows if r["seconds"] >= 0.45]
     assert busy[0] < busy[-2]
     assert report["latency_ms"]["event:shout"]["count"] > 0
+    # every latency reaches the rows over time, connects included
+    for name in ("connect", "join", "push:shout", "event:shout"):
+        in_rows = sum(r["latency_ms"].get(name, {}).get("count", 0) for r in rows)
+        assert in_rows == report["latency_ms"][name]["count"] > 0, name
     lines = list(csv.reader(io.StringIO(csv_path.read_text())))
     assert len(lines) == len(rows) + 1
-    assert "push:shout p99_ms" in lines[0]
+    assert "push:shout p99_ms" in lines[0] and "connect p99_ms" in lines[0]
 
 
 def test_a_saturated_generator_is_said_in_the_summary_and_each_verdict() -> None:

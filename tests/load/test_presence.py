@@ -10,9 +10,11 @@ import pytest
 from rich.console import Console
 
 from phoenix_fast.load.html_report import write_html
+from phoenix_fast.load.presence import PRESENCE_NAMES, SIZE
 from phoenix_fast.load.report import print_summary, to_report
 from phoenix_fast.load.runner import Runner
 from phoenix_fast.load.scenario import ScenarioError, build_scenario, load_toml
+from phoenix_fast.load.session import latency_names
 
 
 async def test_presence_figures(phoenix_url: str, tmp_path: Path) -> None:
@@ -42,6 +44,13 @@ async def test_presence_figures(phoenix_url: str, tmp_path: Path) -> None:
     assert channels <= stats.events["presence_diff"] <= channels + 2 * pairs
     assert stats.events["presence_state"] >= channels
     report = to_report(stats, scenario.to_dict())
+    # the presence latencies are in the rows over time too, every sample in some row
+    rows = report["intervals"]
+    for name in PRESENCE_NAMES:
+        in_rows = sum(r["latency_ms"].get(name, {}).get("count", 0) for r in rows)
+        assert in_rows == hist[name].get_total_count() > 0, name
+    assert not any(SIZE in r["latency_ms"] for r in rows)  # a size, not a latency
+    assert set(PRESENCE_NAMES) <= set(latency_names(scenario))  # the CSV's columns
     presence = report["presence"]
     assert presence["states"] == channels
     assert presence["diffs"] == stats.events["presence_diff"]
@@ -59,6 +68,9 @@ async def test_presence_figures(phoenix_url: str, tmp_path: Path) -> None:
     write_html(page, report, [])
     html = page.read_text()
     assert "presence:propagation" in html and "size:presence_state" not in html
+    assert 'data-chart="latency-presence"' in html  # over time
+    for name in PRESENCE_NAMES:
+        assert f'data-series="{name} p99"' in html
 
 
 def test_presence_from_a_scenario_file(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from phoenix_fast.load.presence import PRESENCE_NAMES
 from phoenix_fast.load.report import (
     LATENCY_LEGEND,
     ReportError,
@@ -169,23 +170,18 @@ def time_charts(report: Mapping[str, Any]) -> list[Chart]:
             )
         )
     others = [n for n in names if n.startswith("event:") or n in ("join", "connect")]
-    if others:
-        series = []
-        for k, name in enumerate(others):
-            color = PALETTE[(2 + k) % len(PALETTE)]
-            series.append(Series(f"{name} p50", _latency(rows, name, "p50"), color, True))
-            series.append(Series(f"{name} p99", _latency(rows, name, "p99"), color))
-        charts.append(
-            Chart(
-                "latency-other",
-                "Event ages on arrival, joins and connects: p99 (solid) and p50 (dashed)",
-                "ms (log)",
-                series,
-                y_log=True,
-                bands=bands,
-                x_range=span,
-            )
-        )
+    presence = [n for n in PRESENCE_NAMES if n in names]
+    for chart_id, title, chosen in (
+        ("latency-other", "Event ages on arrival, joins and connects", others),
+        (
+            "latency-presence",
+            "Presence: to the first state, to one's own entry, and members' joins reaching "
+            "other subscribers",
+            presence,
+        ),
+    ):
+        if chosen:
+            charts.append(_p50_p99_chart(rows, chart_id, title, chosen, bands, span))
     charts.append(
         Chart(
             "connections",
@@ -243,6 +239,31 @@ def time_charts(report: Mapping[str, Any]) -> list[Chart]:
             )
         )
     return charts
+
+
+def _p50_p99_chart(
+    rows: Sequence[Mapping[str, Any]],
+    chart_id: str,
+    title: str,
+    names: Sequence[str],
+    bands: list[tuple[float, float]],
+    span: tuple[float, float],
+) -> Chart:
+    """The p99 (solid) and p50 (dashed) of each latency in ``names`` over time."""
+    series = []
+    for k, name in enumerate(names):
+        color = PALETTE[(2 + k) % len(PALETTE)]
+        series.append(Series(f"{name} p50", _latency(rows, name, "p50"), color, True))
+        series.append(Series(f"{name} p99", _latency(rows, name, "p99"), color))
+    return Chart(
+        chart_id,
+        f"{title}: p99 (solid) and p50 (dashed)",
+        "ms (log)",
+        series,
+        y_log=True,
+        bands=bands,
+        x_range=span,
+    )
 
 
 def percentile_points(histogram: Any) -> list[tuple[float, float]]:

@@ -1,7 +1,8 @@
 """Presence at scale (``--presence``): every channel joins a presence topic under a
 ``user_id`` and follows the topic's members through :class:`phoenix_fast.Presence`.
 
-Measured, in the report's ``latency_ms`` and its ``presence`` section:
+Measured, in the report's ``latency_ms`` and its ``presence`` section, and the latencies in
+each interval's row too (appended through :meth:`Stats.samples`, as the other latencies):
 
 - ``presence:state``: from the join sent to the channel's first ``presence_state``; its size
   (the members listed) goes into the ``size:presence_state`` histogram;
@@ -42,7 +43,7 @@ PROPAGATION = "presence:propagation"
 SIZE = "size:presence_state"
 DIFF = "presence_diff"
 STATE_EVENT = "presence_state"
-#: The latency names a presence run records.
+#: The latency names a presence run records (the CSV's columns, a chart over time).
 PRESENCE_NAMES = (STATE, SELF, PROPAGATION)
 
 
@@ -87,7 +88,8 @@ class PresenceWatch:
             return
         self.synced = True
         stats = self.stats
-        stats.record(STATE, (time.perf_counter() - self.sent) * 1e6)
+        stats.samples(STATE).append(int((time.perf_counter() - self.sent) * 1e6))
+        # a size, not a latency: its histogram only, out of the rows' latency_ms
         stats.record(SIZE, len(payload) if isinstance(payload, dict) else 0)
         self.seen.update(self.presence.state)
 
@@ -99,14 +101,14 @@ class PresenceWatch:
         if key == self.key:
             if not self.tracked:
                 self.tracked = True
-                self.stats.record(SELF, (now - self.sent) * 1e6)
+                self.stats.samples(SELF).append(int((now - self.sent) * 1e6))
             return
         if not self.synced or current is not None or key in self.seen:
             return
         self.seen.add(key)
         sent = self.clock.sent.get((self.topic, key))
         if sent is not None:
-            self.stats.record(PROPAGATION, (now - sent) * 1e6)
+            self.stats.samples(PROPAGATION).append(int((now - sent) * 1e6))
 
 
 def summary(

@@ -366,7 +366,7 @@ class Runner:
             if "CERTIFICATE_VERIFY_FAILED" in why or "certificate verify failed" in why:
                 why += " (trust the server's CA with --cacert FILE, or skip checks: --insecure)"
             raise LoadError(f"cannot connect to {shown}: {why}") from None
-        self.stats.record("connect", (time.perf_counter() - started) * 1e6)
+        self.stats.samples("connect").append(int((time.perf_counter() - started) * 1e6))
 
     async def _wait_for_end(self, sc: Scenario) -> None:
         run_for = sc.run_seconds
@@ -508,7 +508,7 @@ class Runner:
                 await asyncio.wait_for(slot.socket.connect(), self.scenario.join_timeout)
             except (Exception, asyncio.TimeoutError):
                 return
-            self.stats.record("connect", (time.perf_counter() - started) * 1e6)
+            self.stats.samples("connect").append(int((time.perf_counter() - started) * 1e6))
 
     # -- results over time ---------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from phoenix_fast.load.cli_error import fail as _error
 from phoenix_fast.load.intervals import LOOP_LAG, SEND_ERROR, CsvWriter
+from phoenix_fast.load.presence import PRESENCE_NAMES
 from phoenix_fast.load.progress import Progress
 from phoenix_fast.load.report import print_summary, to_report, write_report
 from phoenix_fast.load.runner import LoadError, RunResult
@@ -155,7 +156,9 @@ def latency_names(scenario: Scenario) -> list[str]:
     for push in scenario.pushes:
         names += [f"push:{push.event}", f"push:{push.event}:service"]
     names += [f"event:{event}" for event in scenario.subscribe]
-    return [*names, "join", LOOP_LAG, SEND_ERROR]
+    if scenario.presence:
+        names += PRESENCE_NAMES
+    return [*names, "connect", "join", LOOP_LAG, SEND_ERROR]
 
 
 def execute(

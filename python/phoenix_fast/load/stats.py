@@ -4,11 +4,12 @@ Latencies go into HDR histograms (HdrHistogram_py) in microseconds, from 1 µs t
 with 3 significant digits, so that histograms from many processes or machines add up
 exactly (:meth:`Stats.merge`) and percentiles are computed from the merged counts.
 
-The per-push latencies are hot: they are appended as whole microseconds to plain lists
-(:meth:`Stats.samples`), moved into the histograms ten times a second, grouped by bucket
+Latencies are appended as whole microseconds to plain lists (:meth:`Stats.samples`; the
+per-push ones are hot), moved into the histograms ten times a second, grouped by bucket
 (:meth:`Stats.absorb`: short pauses of the loop rather than one long one per interval), and
-each interval's percentiles come from its own bucket counts (:meth:`Stats.fold`).
-Recording a value straight into a histogram costs about 1.3 µs; appending it costs 0.1 µs.
+each interval's percentiles come from its own bucket counts (:meth:`Stats.fold`): a latency
+recorded otherwise would be missing from the rows over time. Recording a value straight
+into a histogram (:meth:`Stats.record`, for sizes) costs about 1.3 µs; appending it 0.1 µs.
 """
 
 from __future__ import annotations
@@ -141,7 +142,9 @@ class Stats:
         errors[kind] = errors.get(kind, 0) + n
 
     def record(self, name: str, micros: float) -> None:
-        """Records a latency of ``micros`` microseconds in histogram ``name``."""
+        """Records ``micros`` in histogram ``name`` only: not in the interval in progress,
+        so not in the rows over time. For values that are no latencies (sizes); a run's
+        latencies go through :meth:`samples`."""
         histogram = self.histograms.get(name)
         if histogram is None:
             histogram = self.histograms[name] = new_histogram()
