@@ -4,6 +4,7 @@ a reason rather than under-counted (spoken to over raw WebSocket frames, protoco
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -12,7 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from phoenix_fast.testing.workers import REFUSAL
+from phoenix_fast.cli import build_parser
+from phoenix_fast.testing.config import SERVE_OPTIONS, ServerConfig, config_from_args
+from phoenix_fast.testing.workers import REFUSAL, _worker_command, _worker_parser
 
 
 @pytest.fixture
@@ -110,3 +113,25 @@ async def pids(pattern: str) -> list[str]:
     )
     out, _ = await ps.communicate()
     return out.decode().split()
+
+
+def test_every_serve_option_reaches_the_server_and_each_worker() -> None:
+    """``serve``'s options set the single server's configuration and are passed on, unchanged,
+    to each worker of ``serve --workers``: a ServerConfig field that ``serve`` does not take,
+    or that a worker does not parse, fails here."""
+    defaults = ServerConfig()
+    fields = {f.name for f in dataclasses.fields(ServerConfig)}
+    assert set(SERVE_OPTIONS) == fields - {"host", "port", "workers"}
+    argv = ["serve", "--host", "127.0.0.2", "--port", "0", "--workers", "3", "--log-level", "INFO"]
+    wanted = {}
+    for name in SERVE_OPTIONS:  # a value other than the default, of the field's type
+        default = getattr(defaults, name)
+        wanted[name] = default * 2 + 3 if default is not None else 7.5
+        argv += [f"--{name.replace('_', '-')}", str(wanted[name])]
+    args = build_parser().parse_args(argv)
+    single = config_from_args(args)
+    assert single == ServerConfig(host="127.0.0.2", port=0, **wanted)
+    worker_args = _worker_parser().parse_args(_worker_command(args, 4321)[3:])
+    assert worker_args.log_level == "INFO" and worker_args.workers == 3
+    worker = config_from_args(worker_args, workers=worker_args.workers)
+    assert worker == single.replace(port=4321, workers=3)

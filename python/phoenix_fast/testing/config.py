@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ServerConfig", "config_from_args"]
+__all__ = ["SERVE_OPTIONS", "ServerConfig", "config_from_args"]
 
 
 @dataclass(frozen=True)
@@ -56,17 +56,17 @@ class ServerConfig:
         return dataclasses.replace(self, **changes)
 
 
+#: The fields that say where the server listens and in how many processes: ``serve
+#: --workers`` gives each worker its own (the shared port, the count).
+_PLACEMENT = ("host", "port", "workers")
+#: The other fields, each a ``phoenix-fast serve`` option of the same name
+#: (``--max-channels`` sets ``max_channels``): the one list that :func:`config_from_args`
+#: reads and that ``serve --workers`` passes on to each worker.
+SERVE_OPTIONS = tuple(f.name for f in dataclasses.fields(ServerConfig) if f.name not in _PLACEMENT)
+
+
 def config_from_args(args: Any, workers: int = 1) -> ServerConfig:
     """The configuration that ``phoenix-fast serve``'s options describe (``args`` is its
     ``argparse.Namespace``); ``workers`` is how many processes share the port."""
-    return ServerConfig(
-        host=args.host,
-        port=args.port,
-        max_channels=args.max_channels,
-        idle_timeout=args.idle_timeout,
-        longpoll_window=args.longpoll_window,
-        longpoll_session_timeout=args.longpoll_session_timeout,
-        max_frame_size=args.max_frame_size,
-        close_timeout=args.close_timeout,
-        workers=workers,
-    )
+    options = {name: getattr(args, name) for name in SERVE_OPTIONS}
+    return ServerConfig(host=args.host, port=args.port, workers=workers, **options)

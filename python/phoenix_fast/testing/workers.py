@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .app import EchoChannel, route
 from .channel import Channel, Work
+from .config import SERVE_OPTIONS
 
 if TYPE_CHECKING:
     from .context import ChannelFactory
@@ -80,15 +81,7 @@ def shared_port_route(topic: str) -> ChannelFactory | None:
 # ----- the processes ----------------------------------------------------------------------
 
 #: Options passed on to each worker, as ``phoenix-fast serve`` names them.
-_PASSED = (
-    "max_channels",
-    "idle_timeout",
-    "longpoll_window",
-    "longpoll_session_timeout",
-    "max_frame_size",
-    "close_timeout",
-    "log_level",
-)
+_PASSED = (*SERVE_OPTIONS, "log_level")
 
 
 def _reserve_port(host: str, port: int) -> socket.socket:
@@ -206,10 +199,8 @@ class _EndsWith(asyncio.Protocol):
         self.stop.set()
 
 
-def _worker_main(argv: list[str] | None = None) -> int:
-    """One worker (started by :func:`run_workers`)."""
-    import logging
-
+def _worker_parser() -> argparse.ArgumentParser:
+    """The options a worker takes: where to listen, and what :func:`_worker_command` passes."""
     parser = argparse.ArgumentParser(prog="phoenix_fast.testing.workers")
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, required=True)
@@ -222,7 +213,14 @@ def _worker_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--close-timeout", type=float, default=5.0)
     parser.add_argument("--log-level", default="WARNING")
     parser.add_argument("--no-uvloop", action="store_true")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _worker_main(argv: list[str] | None = None) -> int:
+    """One worker (started by :func:`run_workers`)."""
+    import logging
+
+    args = _worker_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
     if not args.no_uvloop:
         try:
