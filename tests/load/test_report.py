@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from phoenix_fast.cli import main
+from phoenix_fast.load.compare import compare
 from phoenix_fast.load.report import (
     ReportError,
     from_report,
@@ -102,6 +103,19 @@ def test_different_scenarios_are_noted() -> None:
     again = to_report(Stats(0.0, 1.0), {"channels": 1})
     assert "different scenarios" in merge_reports([a, b])["notes"][-1]
     assert merge_reports([a, again])["notes"] == []
+
+
+def test_merge_and_compare_ignore_what_does_not_change_the_load() -> None:
+    """The target, the process count and the thresholds differ between machines (or runs)
+    that drove the same load: neither a merge nor a comparison calls that another scenario."""
+    here = {"channels": 1, "url": "ws://a/socket", "procs": 1, "thresholds": []}
+    there = {**here, "url": "ws://b/socket", "procs": 4, "thresholds": ["join p99<1s"]}
+    a, b = to_report(Stats(0.0, 1.0), here), to_report(Stats(0.0, 1.0), there)
+    assert merge_reports([a, b])["notes"] == []
+    assert compare([a], [b]).notes == []
+    other = to_report(Stats(0.0, 1.0), {**here, "channels": 2})
+    assert "different scenarios" in merge_reports([a, other])["notes"][-1]
+    assert "same scenario" in compare([a], [other]).notes[0]
 
 
 def test_merging_a_report_twice_is_refused() -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from phoenix_fast.load.cli_error import fail as _fail
+from phoenix_fast.load.scenario import comparable
 
 __all__ = ["Comparison", "Row", "compare", "figures", "run_compare"]
 
@@ -166,18 +167,12 @@ def compare(
         for name in names
     ]
     notes = []
-    scenarios = {json.dumps(_comparable(r.get("scenario")), sort_keys=True) for r in (*base, *new)}
+    scenarios = {json.dumps(comparable(r.get("scenario")), sort_keys=True) for r in (*base, *new)}
     if len(scenarios) > 1:
         notes.append("the runs did not all run the same scenario: compare like with like")
     if any(r.get("generator_saturated") for r in (*base, *new)):
         notes.append("a run's generator was saturated: its latencies measure the client as well")
     return Comparison(len(base), len(new), tolerance_pct, rows, notes)
-
-
-def _comparable(scenario: Any) -> Any:
-    if not isinstance(scenario, dict):
-        return scenario
-    return {k: v for k, v in scenario.items() if k not in ("url", "procs", "thresholds")}
 
 
 # ----- showing it -------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from phoenix_fast.load.scenario import comparable
 from phoenix_fast.load.stats import (
     COUNTERS,
     PERCENTILES,
@@ -235,7 +236,7 @@ def merge_reports(
     for report in items:
         notes += [n for n in report.get("notes", ()) if n not in notes]
     scenario = dict(items[0].get("scenario") or {})
-    if any(_comparable(r.get("scenario")) != _comparable(scenario) for r in items[1:]):
+    if any(comparable(r.get("scenario")) != comparable(scenario) for r in items[1:]):
         notes.append("the merged reports ran different scenarios; the first one is shown")
     gap = (stats.ended_at - stats.started_at) - stats.elapsed
     if gap > 0.5:
@@ -271,12 +272,6 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _comparable(scenario: Any) -> Any:
-    if not isinstance(scenario, dict):
-        return scenario
-    return {k: v for k, v in scenario.items() if k not in ("procs", "url")}
 
 
 def write_report(path: str | Path, report: Mapping[str, Any]) -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "ScenarioError",
     "Stage",
     "build_scenario",
+    "comparable",
     "load_toml",
     "parse_duration",
     "parse_stage",
@@ -199,7 +200,18 @@ class Scenario:
         return redacted(data)
 
 
-#: What stands for a secret in reports, summaries and errors.
+#: Scenario keys that change nothing of the load a server sees: the target (each machine of a
+#: merged run may aim at its own), the processes it is split over, and the verdicts asked for.
+_NOT_THE_LOAD = ("url", "procs", "thresholds")
+
+
+def comparable(scenario: Any) -> Any:
+    """A report's ``scenario`` without :data:`_NOT_THE_LOAD`: two runs whose comparable
+    scenarios are equal ran the same load (``report merge`` and ``report compare`` say when
+    their reports did not)."""
+    if not isinstance(scenario, dict):
+        return scenario
+    return {k: v for k, v in scenario.items() if k not in _NOT_THE_LOAD}
 
 
 def redacted(data: dict[str, Any]) -> dict[str, Any]:
