@@ -15,8 +15,9 @@ import pytest
 from chromium_page import chromium_or_skip, open_page
 from cli_support import phoenix_fast
 
-from phoenix_fast.load.html_report import percentile_points, redact, render_html
+from phoenix_fast.load.html_report import percentile_points, render_html
 from phoenix_fast.load.report import merge_reports, read_report, to_report, write_report
+from phoenix_fast.load.scenario import redacted
 from phoenix_fast.load.stats import Stats, decode_histogram, new_histogram
 
 # the page's own reading of its charts, and the tooltip after hovering the rates chart
@@ -93,6 +94,8 @@ def synthetic_report(seed: int, seconds: int = 8, start: float = T0) -> dict[str
         "channels": 40,
         "topic": "room:{n}",
         "socket_params": {"token": SECRET},
+        "join_params": {"user_id": SECRET},
+        "headers": [["X-Api-Key", SECRET]],
         "pushes": [{"event": "ping", "rate": 1000.0, "payload": {"seq": "{seq}"}}],
         "subscribe": ["shout"],
         "procs": 1,
@@ -265,6 +268,7 @@ def test_the_page_shows_the_run_thresholds_and_no_secret() -> None:
     text = render_html(report, ["run.json"])
     assert SECRET not in text
     assert "ws://127.0.0.1:4000/socket?***" in text
+    assert "X-Api-Key" in text and "user_id" in text  # names kept, values masked
     assert ">FAIL<" in text and ">pass<" in text and "1 of 2 failed" in text
     assert "2027-01-15 08:00:00 UTC" in text  # the start time of T0
     assert f"python {platform.python_version()}" in text  # the versions the run ran with
@@ -272,7 +276,7 @@ def test_the_page_shows_the_run_thresholds_and_no_secret() -> None:
     assert "push ping timeout" in text  # errors by kind
     assert "http://" not in text.replace("http://www.w3.org", "")  # nothing to fetch
     assert "<script src" not in text and "<link" not in text
-    assert redact({"headers": {"Authorization": "Bearer x"}}) == {
+    assert redacted({"headers": {"Authorization": "Bearer x"}}) == {
         "headers": {"Authorization": "***"}
     }
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from html import escape
@@ -33,6 +32,7 @@ from phoenix_fast.load.report import (
     read_report,
     saturation_line,
 )
+from phoenix_fast.load.scenario import redacted
 from phoenix_fast.load.stats import decode_histogram
 from phoenix_fast.load.svg import PALETTE, Chart, Series, render
 
@@ -345,26 +345,6 @@ def distribution_charts(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[C
 
 # ----- the page ---------------------------------------------------------------------------
 
-_SECRET_KEY = re.compile(r"token|secret|passw|auth|cookie|header|key|socket_params", re.I)
-
-
-def redact(value: Any, key: str = "") -> Any:
-    """The scenario without secrets: connect params, tokens and header values are masked,
-    and a URL loses its query."""
-    from phoenix_fast._redact import MASK, redact_url
-
-    if key and _SECRET_KEY.search(key):
-        if isinstance(value, Mapping):
-            return dict.fromkeys(value, MASK)
-        return MASK if value not in (None, "", [], {}) else value
-    if isinstance(value, Mapping):
-        return {k: redact(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v, key) for v in value]
-    if key == "url" and isinstance(value, str):
-        return redact_url(value)
-    return value
-
 
 def _asset(name: str) -> str:
     return (files("phoenix_fast.load") / "assets" / name).read_text(encoding="utf-8")
@@ -406,7 +386,7 @@ def html_table(head: Sequence[str], rows: Iterable[Sequence[str]], cls: str = ""
 def _run_section(report: Mapping[str, Any], sources: Sequence[str]) -> str:
     from phoenix_fast import __version__
 
-    scenario = redact(dict(report.get("scenario") or {}))
+    scenario = redacted(report.get("scenario") or {})
     pushes = ", ".join(
         f"{p.get('event')} {float(p.get('rate') or 0):,g}/s" for p in scenario.get("pushes") or ()
     )

@@ -8,6 +8,7 @@ left unset take the values of the demonstration scenario (:data:`DEMO`), group b
 from __future__ import annotations
 
 import math
+import re
 import string
 import sys
 from collections.abc import Iterator, Mapping
@@ -40,6 +41,7 @@ __all__ = [
     "load_toml",
     "parse_duration",
     "parse_stage",
+    "redacted",
 ]
 
 #: Phoenix's default ``max_channels_per_transport`` (1.8.9 and later).
@@ -214,21 +216,51 @@ def comparable(scenario: Any) -> Any:
     return {k: v for k, v in scenario.items() if k not in _NOT_THE_LOAD}
 
 
-def redacted(data: dict[str, Any]) -> dict[str, Any]:
-    """A scenario's data without its secrets: the URL's query, the auth token, the header
-    values and every value of the connect and join params become ``***`` (names are kept)."""
-    from phoenix_fast._redact import redact_url
+#: Keys whose values are secrets wherever they sit in a scenario's data (a push payload's
+#: ``token`` too); ``join_params`` is one as a whole, though its name does not say so.
+_SECRET_KEY = re.compile(r"token|secret|passw|auth|cookie|header|key|_params", re.I)
 
-    out = dict(data)
-    if isinstance(out.get("url"), str):
-        out["url"] = redact_url(out["url"])
-    if out.get("auth_token"):
-        out["auth_token"] = MASK
-    out["headers"] = [[name, MASK] for name, *_ in out.get("headers") or ()]
-    for key in ("socket_params", "join_params"):
-        if isinstance(out.get(key), dict):
-            out[key] = dict.fromkeys(out[key], MASK)
-    return out
+
+def redacted(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A scenario's data without its secrets, as reports and the HTML page show it: a URL
+    loses its query, the auth token, the header values, every value of the connect and join
+    params and whatever sits under a key that names a secret become ``***``. Names are kept
+    (header names, param names), so a report still says what was sent. Any report's
+    scenario can go through it, one written by hand or by another version, and again."""
+    return {str(key): _redacted(value, str(key)) for key, value in data.items()}
+
+
+def _redacted(value: Any, key: str) -> Any:
+    if _SECRET_KEY.search(key):
+        return _masked(value)
+    if key == "url" and isinstance(value, str):
+        from phoenix_fast._redact import redact_url
+
+        return redact_url(value)
+    if isinstance(value, Mapping):
+        return redacted(value)
+    if isinstance(value, list):
+        return [_redacted(item, key) for item in value]
+    return value
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with each secret as ``***``: a table's or a pair's name is kept; an empty
+    value stays as it is (it says that none was sent)."""
+    if value in (None, "", [], {}):
+        return value
+    if isinstance(value, Mapping):
+        return dict.fromkeys(value, MASK)
+    if isinstance(value, (list, tuple)):
+        return [_masked_pair(item) for item in value]
+    return MASK
+
+
+def _masked_pair(item: Any) -> Any:
+    """A header as ``[name, value]``: ``[name, "***"]``; anything else: ``***``."""
+    if isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str):
+        return [item[0], MASK]
+    return MASK
 
 
 #: The demonstration run against the embedded server: 20 sockets x 50 channels on
