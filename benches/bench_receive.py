@@ -1,7 +1,8 @@
 """The native receive path alone: network reads of S1 and S3 frames through ``WsClient.feed``.
 
-    python benches/bench_receive.py [--scenario s1|s3|both] [--read 256000] [--rounds 20]
-                                    [--scale 1.0] [--so path/to/_native.so] [--loops N]
+    python benches/bench_receive.py [--scenario s1|s3|both] [--payload flat|nested|float]
+                                    [--read 256000] [--rounds 20] [--scale 1.0]
+                                    [--so path/to/_native.so] [--loops N]
 
 Builds the bytes the reference server writes in S1 (one channel's pushes,
 ``["3",null,"echo:..","burst_msg",{"data":"x"*100,"i":i}]``) and in S3 (``tick`` broadcasts
@@ -9,6 +10,11 @@ to 2,000 topics, ``[null,null,"load:..-k","tick",{"data":"x"*100,"round":r}]``),
 into reads of ``--read`` bytes (uvloop reads up to 256,000 bytes at a time; 64 KiB is
 libuv's suggestion) and times ``WsClient.feed`` over them: nanoseconds per message, the
 median of ``--rounds``. The decoded messages are checked against the expected ones first.
+
+``--payload`` changes the payloads: ``flat`` is the servers' (above); ``nested`` adds an
+object holding an object and a list (``"user":{"id":i,"name":..,"roles":[..]},"meta":{..}``),
+still of the shapes the native decoder builds itself; ``float`` is ``nested`` with a fraction
+in its last object, which sends the payload to orjson after the native decoder gave up on it.
 
 ``--so`` loads another build of the extension (an A/B comparison in one session: keep a copy
 of the previous ``_native*.so``). ``--loops N`` only feeds the reads N times and prints
@@ -54,16 +60,29 @@ def ws_text(data: bytes) -> bytes:
     return bytes((0x81, 127)) + n.to_bytes(8, "big") + data
 
 
-def s1_messages(scale: float) -> list[tuple[Any, ...]]:
+def payload_of(shape: str, key: str, n: int) -> dict[str, Any]:
+    """A message's payload: the scenario's ``{"data": .., key: n}``, then the extra members
+    ``shape`` asks for (see the module's docstring)."""
+    payload: dict[str, Any] = {"data": DATA, key: n}
+    if shape == "flat":
+        return payload
+    payload["user"] = {"id": n, "name": "ann", "roles": ["admin", "ops"]}
+    payload["meta"] = {"seq": n, "ok": True}
+    if shape == "float":
+        payload["meta"]["score"] = 0.5
+    return payload
+
+
+def s1_messages(scale: float, shape: str = "flat") -> list[tuple[Any, ...]]:
     topic = "echo:py1f2e-s1"
     n = round(S1_MESSAGES * scale)
-    return [("3", None, topic, "burst_msg", {"data": DATA, "i": i}) for i in range(n)]
+    return [("3", None, topic, "burst_msg", payload_of(shape, "i", i)) for i in range(n)]
 
 
-def s3_messages(scale: float) -> list[tuple[Any, ...]]:
+def s3_messages(scale: float, shape: str = "flat") -> list[tuple[Any, ...]]:
     topics = [f"load:py1f2e-{k}" for k in range(S3_TOPICS)]
     return [
-        (None, None, t, "tick", {"data": DATA, "round": r})
+        (None, None, t, "tick", payload_of(shape, "round", r))
         for r in range(max(1, round(S3_ROUNDS * scale)))
         for t in topics
     ]
@@ -101,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--scenario", choices=["s1", "s3", "both"], default="both")
     parser.add_argument(
+        "--payload",
+        choices=["flat", "nested", "float"],
+        default="flat",
+        help="the payloads' shape (flat: the servers')",
+    )
+    parser.add_argument(
         "--read",
         type=int,
         default=256_000,
@@ -128,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     codec = default_codec(2)
     scenarios = ["s1", "s3"] if args.scenario == "both" else [args.scenario]
     for name in scenarios:
-        messages = s1_messages(args.scale) if name == "s1" else s3_messages(args.scale)
+        make = s1_messages if name == "s1" else s3_messages
+        messages = make(args.scale, args.payload)
         reads = reads_of(messages, args.read)
         if args.loops is not None:
             # as the client does: each read's messages are dropped before the next read
@@ -139,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"bench_receive: {name} decoded differently from what was sent")
         ns = time_feed(_native, codec, reads, len(messages), args.rounds)
         print(
-            f"{name}: {len(messages):,} messages in {len(reads)} reads of {args.read} B:"
-            f" {ns:.1f} ns/message ({1e3 / ns:.2f} M msgs/s)"
+            f"{name} ({args.payload}): {len(messages):,} messages in {len(reads)} reads"
+            f" of {args.read} B: {ns:.1f} ns/message ({1e3 / ns:.2f} M msgs/s)"
         )
     return 0
 
