@@ -30,14 +30,17 @@ pub fn malformed(what: &'static str, pos: usize) -> FrameError {
 // envelope 1,090 instructions per message (callgrind, issue 17); see `parse_string` and
 // `skip_string` for what this saved. Scanning the payload's structure a word at a time was
 // tried too and lost (S1: +110 instructions): its brackets, colons and quotes are a few
-// bytes apart, so nearly every word stops at its first byte.
+// bytes apart, so nearly every word stops at its first byte. The payload decoder
+// (`py/payload.rs`) tests its words with these same primitives.
 
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
+/// 0x01 in every byte of a word.
+pub(crate) const LO: u64 = 0x0101_0101_0101_0101;
+/// 0x80 (the high bit) in every byte of a word.
+pub(crate) const HI: u64 = 0x8080_8080_8080_8080;
 
 /// The 8 bytes at `i` as a little-endian word (byte `i` lowest), if there are 8.
 #[inline]
-fn word_at(buf: &[u8], i: usize) -> Option<u64> {
+pub(crate) fn word_at(buf: &[u8], i: usize) -> Option<u64> {
     let bytes = buf.get(i..i + 8)?;
     let mut word = [0u8; 8];
     word.copy_from_slice(bytes);
@@ -47,25 +50,25 @@ fn word_at(buf: &[u8], i: usize) -> Option<u64> {
 /// The high bit of every byte of `v` that is zero. Exact up to and including the first such
 /// byte (a borrow can only flag bytes above it), which is all the callers look at.
 #[inline]
-fn zero_bytes(v: u64) -> u64 {
+pub(crate) fn zero_bytes(v: u64) -> u64 {
     v.wrapping_sub(LO) & !v & HI
 }
 
 /// The high bit of every byte of `w` equal to `b` (exact up to the first).
 #[inline]
-fn eq_bytes(w: u64, b: u8) -> u64 {
+pub(crate) fn eq_bytes(w: u64, b: u8) -> u64 {
     zero_bytes(w ^ (LO * u64::from(b)))
 }
 
 /// The high bit of every byte of `w` below `n` (n <= 0x80; exact up to the first).
 #[inline]
-fn lt_bytes(w: u64, n: u8) -> u64 {
+pub(crate) fn lt_bytes(w: u64, n: u8) -> u64 {
     w.wrapping_sub(LO * u64::from(n)) & !w & HI
 }
 
 /// Index within the word of its first flagged byte.
 #[inline]
-fn first(mask: u64) -> usize {
+pub(crate) fn first(mask: u64) -> usize {
     (mask.trailing_zeros() / 8) as usize
 }
 

@@ -21,15 +21,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyList, PyString};
 
 use super::strings::StringCache;
+use crate::json::{eq_bytes, first, lt_bytes, word_at, HI};
 
 /// Deeper payloads go to orjson (its own limit is 1,024 levels).
 const MAX_DEPTH: u32 = 64;
 /// Integers of up to 18 digits always fit an i64; longer ones go to orjson (which makes a
 /// float of those past 64 bits).
 const MAX_INT_DIGITS: usize = 18;
-
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
 
 /// The payload as Python objects, or None when it is not of the simple shapes (a Python
 /// error raised on the way, a failed allocation, is cleared: orjson then tries).
@@ -143,19 +141,13 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
                     }
                     n => i += n,
                 }
-            } else if let Some(bytes) = buf.get(i..i + 8) {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(bytes);
-                let w = u64::from_le_bytes(word);
-                let stop = zero_bytes(w ^ (LO * u64::from(b'"')))
-                    | zero_bytes(w ^ (LO * u64::from(b'\\')))
-                    | (w.wrapping_sub(LO * 0x20) & !w & HI)
-                    | (w & HI);
+            } else if let Some(w) = word_at(buf, i) {
+                let stop = eq_bytes(w, b'"') | eq_bytes(w, b'\\') | lt_bytes(w, 0x20) | (w & HI);
                 if stop == 0 {
                     i += 8;
                     continue;
                 }
-                i += (stop.trailing_zeros() / 8) as usize;
+                i += first(stop);
             }
             match *buf.get(i)? {
                 b'"' => break,
@@ -263,11 +255,6 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             }
         }
     }
-}
-
-#[inline]
-fn zero_bytes(v: u64) -> u64 {
-    v.wrapping_sub(LO) & !v & HI
 }
 
 /// Where in the 16 bytes at `i` the first quote, backslash, control or non-ASCII byte is
