@@ -72,13 +72,44 @@ pub(crate) fn first(mask: u64) -> usize {
     (mask.trailing_zeros() / 8) as usize
 }
 
+/// The bytes of `w` that end or escape a JSON string: a quote, a backslash or a control
+/// byte (exact up to the first).
+#[inline]
+pub(crate) fn string_stops(w: u64) -> u64 {
+    eq_bytes(w, b'"') | eq_bytes(w, b'\\') | lt_bytes(w, 0x20)
+}
+
+/// Position of the first byte at or after `i` that ends or escapes a string (a quote, a
+/// backslash or a control byte), a word at a time; past the end (`buf.len()` or `i`) if
+/// there is none. What the byte is, the caller decides. The one scan of `parse_string`,
+/// `plain_string` and `skip_string`, which had a loop each: S1's envelope strings (in
+/// `plain_string`) 174 -> 168 instructions a message (callgrind, `bench_receive.py`).
+#[inline]
+fn string_stop(buf: &[u8], mut i: usize) -> usize {
+    while let Some(w) = word_at(buf, i) {
+        let stop = string_stops(w);
+        if stop != 0 {
+            return i + first(stop);
+        }
+        i += 8;
+    }
+    while let Some(&b) = buf.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
 /// Parses a JSON string starting at `pos` (which must hold `"`). Returns the unescaped text and
 /// the position just past the closing quote. Borrows when the string has no escapes.
 ///
 /// The input is already known to be UTF-8 (a `str`), and quotes are ASCII, so the text between
 /// them is a valid `str` slice: no validation per field. Eight bytes are tested at once for a
-/// quote, a backslash or a control character: S1's topic and event took 162 instructions
-/// each byte by byte, 102 so (callgrind, issue 17; S1 40 fewer per message in all, S3 95).
+/// quote, a backslash or a control character (`string_stop`): S1's topic and event took 162
+/// instructions each byte by byte, 102 so (callgrind, issue 17; S1 40 fewer per message in
+/// all, S3 95).
 pub fn parse_string<'a>(
     text: &'a str,
     pos: usize,
@@ -86,23 +117,12 @@ pub fn parse_string<'a>(
 ) -> Result<(Cow<'a, str>, usize), FrameError> {
     let buf = text.as_bytes();
     let start = pos + 1;
-    let mut i = start;
-    loop {
-        if let Some(w) = word_at(buf, i) {
-            let stop = eq_bytes(w, b'"') | eq_bytes(w, b'\\') | lt_bytes(w, 0x20);
-            if stop == 0 {
-                i += 8;
-                continue;
-            }
-            i += first(stop);
-        }
-        match buf.get(i) {
-            None => return Err(malformed("unterminated string", pos)),
-            Some(b'"') => return Ok((Cow::Borrowed(&text[start..i]), i + 1)),
-            Some(b'\\') => return parse_escaped(buf, pos, i, field),
-            Some(&b) if b < 0x20 => return Err(malformed("control character in string", i)),
-            Some(_) => i += 1,
-        }
+    let end = string_stop(buf, start);
+    match buf.get(end) {
+        Some(b'"') => Ok((Cow::Borrowed(&text[start..end]), end + 1)),
+        Some(b'\\') => parse_escaped(buf, pos, end, field),
+        Some(_) => Err(malformed("control character in string", end)),
+        None => Err(malformed("unterminated string", pos)),
     }
 }
 
@@ -185,25 +205,12 @@ fn unescape_unicode(buf: &[u8], i: usize, out: &mut Vec<u8>) -> Result<usize, Fr
 /// on the way: the fast path of the V2 envelope (`frame::fast_v2_head`).
 #[inline]
 pub fn plain_string(text: &str, pos: usize) -> Option<(&str, usize)> {
-    let buf = text.as_bytes();
     let start = pos + 1;
-    let mut i = start;
-    loop {
-        if let Some(w) = word_at(buf, i) {
-            let stop = eq_bytes(w, b'"') | eq_bytes(w, b'\\') | lt_bytes(w, 0x20);
-            if stop == 0 {
-                i += 8;
-                continue;
-            }
-            i += first(stop);
-        }
-        match *buf.get(i)? {
-            b'"' => return Some((text.get(start..i)?, i + 1)),
-            b'\\' => return None,
-            b if b < 0x20 => return None,
-            _ => i += 1,
-        }
+    let end = string_stop(text.as_bytes(), start);
+    if text.as_bytes().get(end) != Some(&b'"') {
+        return None;
     }
+    Some((text.get(start..end)?, end + 1))
 }
 
 /// Parses a string or `null` at `pos` (after whitespace).
@@ -244,30 +251,20 @@ pub fn skip_value(buf: &[u8], pos: usize) -> Result<usize, FrameError> {
     }
 }
 
-/// Past the end of the string at `pos`. The first 8 bytes are tested as one word (a
-/// `memchr2` call cost 66 instructions, even for a key of one letter); a longer string goes
-/// on with `memchr2`, faster on long runs. S3's payload skip: 421 -> 389 instructions; S1's
-/// is unchanged (its 100-byte string dominates), both by callgrind (issue 17).
+/// Past the end of the string at `pos`, by `string_stop`: an escape's backslash and the
+/// byte after it are passed over, and so is a control byte (refusing it is the payload
+/// decoder's job). It tested one word, then called `memchr2` (66 instructions a call); the
+/// skip of the `--payload float` frames of `bench_receive.py`, which the payload decoder
+/// gives up on, went 1,505 -> 1,357 instructions (callgrind; S1 and S3 never skip).
 fn skip_string(buf: &[u8], pos: usize) -> Result<usize, FrameError> {
     let mut i = pos + 1;
-    if let Some(w) = word_at(buf, i) {
-        let stop = eq_bytes(w, b'"') | eq_bytes(w, b'\\');
-        if stop == 0 {
-            i += 8;
-        } else {
-            i += first(stop);
-            if buf[i] == b'"' {
-                return Ok(i + 1);
-            }
-            i += 2; // a backslash and the byte it escapes
-        }
-    }
     loop {
-        let rest = buf.get(i..).unwrap_or_default();
-        match memchr::memchr2(b'"', b'\\', rest) {
+        i = string_stop(buf, i);
+        match buf.get(i) {
+            Some(b'"') => return Ok(i + 1),
+            Some(b'\\') => i += 2,
+            Some(_) => i += 1,
             None => return Err(malformed("unterminated string", pos)),
-            Some(off) if rest[off] == b'"' => return Ok(i + off + 1),
-            Some(off) => i += off + 2,
         }
     }
 }
@@ -402,8 +399,10 @@ mod tests {
         assert!(skip_value(b"]", 0).is_err());
     }
 
-    /// The byte-at-a-time scanners the word-at-a-time ones replaced (issue 17): the
-    /// reference they must agree with, result for result and error for error.
+    /// The byte-at-a-time scanners the word-at-a-time ones replaced (issue 17): the test
+    /// oracle they must agree with, result for result and error for error. Kept apart from
+    /// the code under test on purpose (not a second copy to merge): only `skip_scalar` and
+    /// `parse_escaped`, byte loops on both sides, are shared.
     mod reference {
         use super::super::{malformed, parse_escaped, skip_scalar, FrameError};
         use std::borrow::Cow;

@@ -21,7 +21,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyList, PyString};
 
 use super::strings::StringCache;
-use crate::json::{eq_bytes, first, lt_bytes, word_at, HI};
+use crate::json::{first, string_stops, word_at, HI};
 
 /// Deeper payloads go to orjson (its own limit is 1,024 levels).
 const MAX_DEPTH: u32 = 64;
@@ -142,7 +142,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
                     n => i += n,
                 }
             } else if let Some(w) = word_at(buf, i) {
-                let stop = eq_bytes(w, b'"') | eq_bytes(w, b'\\') | lt_bytes(w, 0x20) | (w & HI);
+                let stop = string_stops(w) | (w & HI);
                 if stop == 0 {
                     i += 8;
                     continue;
