@@ -25,22 +25,23 @@ pub fn malformed(what: &'static str, pos: usize) -> FrameError {
     FrameError::Json { what, pos }
 }
 
-// Eight bytes at a time (SWAR): a string's end is found by testing a whole word for the bytes
-// that matter, then only the first candidate byte by byte. Byte-at-a-time loops cost the S1
-// envelope 1,090 instructions per message (callgrind, issue 17); see `parse_string` and
-// `skip_string` for what this saved. Scanning the payload's structure a word at a time was
-// tried too and lost (S1: +110 instructions): its brackets, colons and quotes are a few
-// bytes apart, so nearly every word stops at its first byte. The payload decoder
-// (`py/payload.rs`) tests its words with these same primitives.
+// Strings are scanned many bytes at a time: 16 (SSE2) while 16 are left, then 8 (SWAR: a
+// whole word tested for the bytes that matter), then one; only the first candidate byte is
+// looked at. Byte-at-a-time loops cost the S1 envelope 1,090 instructions per message
+// (callgrind, issue 17); see `parse_string` and `scan_string` for what this saved. Every
+// string scan goes through `scan_string`, the payload decoder's (`py/payload.rs`) too.
+// Scanning the payload's structure a word at a time was tried too and lost (S1: +110
+// instructions): its brackets, colons and quotes are a few bytes apart, so nearly every word
+// stops at its first byte.
 
 /// 0x01 in every byte of a word.
-pub(crate) const LO: u64 = 0x0101_0101_0101_0101;
+const LO: u64 = 0x0101_0101_0101_0101;
 /// 0x80 (the high bit) in every byte of a word.
-pub(crate) const HI: u64 = 0x8080_8080_8080_8080;
+const HI: u64 = 0x8080_8080_8080_8080;
 
 /// The 8 bytes at `i` as a little-endian word (byte `i` lowest), if there are 8.
 #[inline]
-pub(crate) fn word_at(buf: &[u8], i: usize) -> Option<u64> {
+fn word_at(buf: &[u8], i: usize) -> Option<u64> {
     let bytes = buf.get(i..i + 8)?;
     let mut word = [0u8; 8];
     word.copy_from_slice(bytes);
@@ -50,51 +51,67 @@ pub(crate) fn word_at(buf: &[u8], i: usize) -> Option<u64> {
 /// The high bit of every byte of `v` that is zero. Exact up to and including the first such
 /// byte (a borrow can only flag bytes above it), which is all the callers look at.
 #[inline]
-pub(crate) fn zero_bytes(v: u64) -> u64 {
+fn zero_bytes(v: u64) -> u64 {
     v.wrapping_sub(LO) & !v & HI
 }
 
 /// The high bit of every byte of `w` equal to `b` (exact up to the first).
 #[inline]
-pub(crate) fn eq_bytes(w: u64, b: u8) -> u64 {
+fn eq_bytes(w: u64, b: u8) -> u64 {
     zero_bytes(w ^ (LO * u64::from(b)))
 }
 
 /// The high bit of every byte of `w` below `n` (n <= 0x80; exact up to the first).
 #[inline]
-pub(crate) fn lt_bytes(w: u64, n: u8) -> u64 {
+fn lt_bytes(w: u64, n: u8) -> u64 {
     w.wrapping_sub(LO * u64::from(n)) & !w & HI
 }
 
 /// Index within the word of its first flagged byte.
 #[inline]
-pub(crate) fn first(mask: u64) -> usize {
+fn first(mask: u64) -> usize {
     (mask.trailing_zeros() / 8) as usize
 }
 
 /// The bytes of `w` that end or escape a JSON string: a quote, a backslash or a control
 /// byte (exact up to the first).
 #[inline]
-pub(crate) fn string_stops(w: u64) -> u64 {
+fn string_stops(w: u64) -> u64 {
     eq_bytes(w, b'"') | eq_bytes(w, b'\\') | lt_bytes(w, 0x20)
 }
 
 /// Position of the first byte at or after `i` that ends or escapes a string (a quote, a
-/// backslash or a control byte), a word at a time; past the end (`buf.len()` or `i`) if
-/// there is none. What the byte is, the caller decides. The one scan of `parse_string`,
-/// `plain_string` and `skip_string`, which had a loop each: S1's envelope strings (in
-/// `plain_string`) 174 -> 168 instructions a message (callgrind, `bench_receive.py`).
+/// backslash or a control byte); past the end (`buf.len()` or `i`) if there is none. What
+/// the byte is, the caller decides. The one scan of `parse_string`, `plain_string` and
+/// `skip_string`, which had a loop each.
 #[inline]
-fn string_stop(buf: &[u8], mut i: usize) -> usize {
+pub(crate) fn string_stop(buf: &[u8], i: usize) -> usize {
+    scan_string::<false>(buf, i)
+}
+
+/// `string_stop`, and with `NON_ASCII` stopping at any byte from 0x80 up as well (the
+/// payload decoder builds an ASCII string without decoding it). 16 bytes at a time while 16
+/// are left, then 8, then one. 16 at a time took S1's payload strings from 475 instructions
+/// to 334 (callgrind, issue 17); given to the envelope's strings and to `skip_string` as
+/// well, per message S1 1,601 -> 1,566 instructions in `_native`, S3 1,610 -> 1,603, the
+/// frames of `bench_receive.py --payload float` (skipped) 7,192 -> 6,849 (callgrind).
+#[inline]
+pub(crate) fn scan_string<const NON_ASCII: bool>(buf: &[u8], mut i: usize) -> usize {
+    while let Some(mask) = stops16::<NON_ASCII>(buf, i) {
+        if mask != 0 {
+            return i + mask.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
     while let Some(w) = word_at(buf, i) {
-        let stop = string_stops(w);
+        let stop = if NON_ASCII { string_stops(w) | (w & HI) } else { string_stops(w) };
         if stop != 0 {
             return i + first(stop);
         }
         i += 8;
     }
     while let Some(&b) = buf.get(i) {
-        if b == b'"' || b == b'\\' || b < 0x20 {
+        if b == b'"' || b == b'\\' || b < 0x20 || (NON_ASCII && b >= 0x80) {
             break;
         }
         i += 1;
@@ -102,14 +119,48 @@ fn string_stop(buf: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// A bit for each of the 16 bytes at `i` that `scan_string` stops at (bit 0 for byte `i`),
+/// or None when fewer than 16 are left. SSE2, which every x86-64 has.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn stops16<const NON_ASCII: bool>(buf: &[u8], i: usize) -> Option<i32> {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8,
+        _mm_or_si128, _mm_set1_epi8,
+    };
+    let bytes = buf.get(i..i + 16)?;
+    // SAFETY: SSE2 is part of x86-64; the load reads exactly the 16 bytes of `bytes`
+    // (`loadu`: no alignment needed, so the cast to the vector type's pointer is fine).
+    #[allow(clippy::cast_ptr_alignment)]
+    unsafe {
+        let v = _mm_loadu_si128(bytes.as_ptr().cast::<__m128i>());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x22)); // '"'
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x5c)); // '\\'
+        let low = if NON_ASCII {
+            // signed: below 0x20, and every byte from 0x80 up (negative)
+            _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))
+        } else {
+            // unsigned: min(v, 0x1f) == v only for v <= 0x1f
+            _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v)
+        };
+        Some(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), low)))
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn stops16<const NON_ASCII: bool>(_buf: &[u8], _i: usize) -> Option<i32> {
+    None
+}
+
 /// Parses a JSON string starting at `pos` (which must hold `"`). Returns the unescaped text and
 /// the position just past the closing quote. Borrows when the string has no escapes.
 ///
 /// The input is already known to be UTF-8 (a `str`), and quotes are ASCII, so the text between
-/// them is a valid `str` slice: no validation per field. Eight bytes are tested at once for a
-/// quote, a backslash or a control character (`string_stop`): S1's topic and event took 162
-/// instructions each byte by byte, 102 so (callgrind, issue 17; S1 40 fewer per message in
-/// all, S3 95).
+/// them is a valid `str` slice: no validation per field. Eight bytes (now 16: `string_stop`)
+/// are tested at once for a quote, a backslash or a control character: S1's topic and event
+/// took 162 instructions each byte by byte, 102 so (callgrind, issue 17; S1 40 fewer per
+/// message in all, S3 95).
 pub fn parse_string<'a>(
     text: &'a str,
     pos: usize,
@@ -255,7 +306,11 @@ pub fn skip_value(buf: &[u8], pos: usize) -> Result<usize, FrameError> {
 /// byte after it are passed over, and so is a control byte (refusing it is the payload
 /// decoder's job). It tested one word, then called `memchr2` (66 instructions a call); the
 /// skip of the `--payload float` frames of `bench_receive.py`, which the payload decoder
-/// gives up on, went 1,505 -> 1,357 instructions (callgrind; S1 and S3 never skip).
+/// gives up on, went 1,505 -> 1,357 instructions (callgrind; S1 and S3 never skip). Inlined
+/// into `skip_container` for its many short keys: without, the 16-byte scan made that skip
+/// 227 instructions dearer, not cheaper.
+#[allow(clippy::inline_always, reason = "measured: see above")]
+#[inline(always)]
 fn skip_string(buf: &[u8], pos: usize) -> Result<usize, FrameError> {
     let mut i = pos + 1;
     loop {
@@ -511,7 +566,43 @@ mod tests {
         assert!(parse_string("\"abcdefgh\u{1}ijk\"", 0, "t").is_err());
     }
 
+    /// Text of long runs the scans pass over (so that 16 and 8 bytes at a time both go on
+    /// and stop), with the bytes at the edges of what stops them: 0x1f and 0x20, 0x7f and
+    /// 0x80 and up ('é' is 0xc3 0xa9).
+    fn scannable() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                30 => Just('x'),
+                1 => Just('"'),
+                1 => Just('\\'),
+                1 => Just('\u{1f}'),
+                1 => Just(' '),
+                1 => Just('\u{7f}'),
+                1 => Just('é'),
+                1 => Just('\u{0}'),
+            ],
+            0..120,
+        )
+        .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    /// Where a byte search finds the first byte that `scan_string` must stop at.
+    fn first_stop(buf: &[u8], from: usize, non_ascii: bool) -> usize {
+        let stops = |b: u8| b == b'"' || b == b'\\' || b < 0x20 || (non_ascii && b >= 0x80);
+        let found = buf.get(from..).and_then(|rest| rest.iter().position(|&b| stops(b)));
+        found.map_or(buf.len().max(from), |k| from + k)
+    }
+
     proptest! {
+        #[test]
+        fn string_scans_agree_with_a_byte_search(text in scannable()) {
+            let buf = text.as_bytes();
+            for from in 0..buf.len() + 2 {
+                prop_assert_eq!(string_stop(buf, from), first_stop(buf, from, false));
+                prop_assert_eq!(scan_string::<true>(buf, from), first_stop(buf, from, true));
+            }
+        }
+
         #[test]
         fn any_string_round_trips(s in any::<String>()) {
             prop_assert_eq!(round_trip(&s), s);

@@ -21,7 +21,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyList, PyString};
 
 use super::strings::StringCache;
-use crate::json::{first, string_stops, word_at, HI};
+use crate::json::{scan_string, string_stop};
 
 /// Deeper payloads go to orjson (its own limit is 1,024 levels).
 const MAX_DEPTH: u32 = 64;
@@ -125,43 +125,21 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
     }
 
     /// The bytes of the string at `pos` (a quote), if it has no escape and no control byte,
-    /// and whether they are all ASCII.
+    /// and whether they are all ASCII. Past a first non-ASCII byte, the rest is scanned
+    /// without stopping at the others.
     fn string_bytes(&mut self) -> Option<(&'a [u8], bool)> {
         let buf: &'a [u8] = self.buf;
         let start = self.pos + 1;
-        let mut i = start;
-        let mut ascii = true;
-        loop {
-            // stop at a quote, a backslash, a control byte or a non-ASCII byte
-            if let Some(stop) = scan16(buf, i) {
-                match stop {
-                    16 => {
-                        i += 16;
-                        continue;
-                    }
-                    n => i += n,
-                }
-            } else if let Some(w) = word_at(buf, i) {
-                let stop = string_stops(w) | (w & HI);
-                if stop == 0 {
-                    i += 8;
-                    continue;
-                }
-                i += first(stop);
-            }
-            match *buf.get(i)? {
-                b'"' => break,
-                b'\\' => return None,
-                b if b < 0x20 => return None,
-                b if b >= 0x80 => {
-                    ascii = false;
-                    i += 1;
-                }
-                _ => i += 1,
-            }
+        let mut end = scan_string::<true>(buf, start); // stops at non-ASCII too
+        let ascii = buf.get(end).is_none_or(|&b| b < 0x80);
+        if !ascii {
+            end = string_stop(buf, end);
         }
-        self.pos = i + 1;
-        Some((&buf[start..i], ascii))
+        if buf.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.pos = end + 1;
+        Some((&buf[start..end], ascii))
     }
 
     /// A string value: built in place when ASCII (the common case: no UTF-8 decoding, as
@@ -255,36 +233,4 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             }
         }
     }
-}
-
-/// Where in the 16 bytes at `i` the first quote, backslash, control or non-ASCII byte is
-/// (16: none), or None when fewer than 16 bytes are left. SSE2, which every x86-64 has: S1's
-/// three payload strings took 475 instructions 8 bytes at a time, 334 so (callgrind, issue
-/// 17).
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn scan16(buf: &[u8], i: usize) -> Option<usize> {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
-    };
-    let bytes = buf.get(i..i + 16)?;
-    // SAFETY: SSE2 is part of x86-64; the load reads exactly the 16 bytes of `bytes`
-    // (`loadu`: no alignment needed, so the cast to the vector type's pointer is fine).
-    #[allow(clippy::cast_ptr_alignment)]
-    let mask = unsafe {
-        let v = _mm_loadu_si128(bytes.as_ptr().cast::<__m128i>());
-        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x22)); // '"'
-        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x5c)); // '\\'
-                                                                // signed: below 0x20, and every byte from 0x80 up (negative)
-        let low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
-        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), low))
-    };
-    Some(if mask == 0 { 16 } else { mask.trailing_zeros() as usize })
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-#[inline]
-fn scan16(_buf: &[u8], _i: usize) -> Option<usize> {
-    None
 }
