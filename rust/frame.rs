@@ -7,8 +7,8 @@ use std::borrow::Cow;
 
 use crate::error::FrameError;
 use crate::json::{
-    malformed, parse_opt_string, parse_req_string, plain_string, skip_value, skip_ws, write_opt_string,
-    write_string,
+    malformed, parse_opt_string, parse_req_string, plain_string, skip_value, skip_value_from, skip_ws,
+    write_opt_string, write_string,
 };
 
 /// Binary frame kinds (the first byte of a binary frame).
@@ -53,9 +53,23 @@ pub fn decode_v2_text(buf: &[u8]) -> Result<Frame<'_>, FrameError> {
 /// Decodes a V2 text frame.
 pub fn decode_v2_str(text: &str) -> Result<Frame<'_>, FrameError> {
     let head = decode_v2_head(text)?;
+    let start = head.payload_start;
+    decode_v2_rest(text, head, start, 0)
+}
+
+/// The rest of `decode_v2_str` once the head is parsed, for a caller whose parser of the
+/// payload stopped at `resume` with `open` arrays or objects open there (see
+/// `skip_value_from`): the payload is skipped from there, not from its start, and the frame
+/// or its error is the one `decode_v2_str` gives.
+pub fn decode_v2_rest<'a>(
+    text: &'a str,
+    head: V2Head<'a>,
+    resume: usize,
+    open: usize,
+) -> Result<Frame<'a>, FrameError> {
     let buf = text.as_bytes();
     let start = head.payload_start;
-    let end = skip_value(buf, start)?;
+    let end = skip_value_from(buf, start, resume, open)?;
     check_v2_tail(buf, end)?;
     Ok(head.with_payload(Payload::Json(&buf[start..end])))
 }

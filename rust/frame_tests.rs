@@ -288,3 +288,81 @@ proptest! {
         }
     }
 }
+
+/// Payload-like text: JSON's punctuation, scalars and string pieces in any order, so that
+/// payloads are well formed, cut short, or wrong at any place.
+fn payloadish() -> impl Strategy<Value = String> {
+    let pieces = prop_oneof![
+        Just("{"),
+        Just("}"),
+        Just("["),
+        Just("]"),
+        Just(","),
+        Just(":"),
+        Just("\"k\""),
+        Just("\""),
+        Just("\\\""),
+        Just("\\"),
+        Just("1"),
+        Just(".5"),
+        Just("true"),
+        Just(" "),
+        Just("é"),
+    ];
+    proptest::collection::vec(pieces, 0..24).prop_map(|p| p.concat())
+}
+
+/// Every place in the payload at `start` (an array or object) where a parser of it may have
+/// stopped, with the brackets open there: outside its strings, inside its first bracket.
+/// Byte by byte, as a test oracle apart from the skip it checks.
+fn resume_points(buf: &[u8], start: usize) -> Vec<(usize, usize)> {
+    let mut points = Vec::new();
+    if !matches!(buf.get(start), Some(b'{' | b'[')) {
+        return points;
+    }
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < buf.len() {
+        if depth > 0 {
+            points.push((i, depth));
+        }
+        match buf[i] {
+            b'"' => {
+                i += 1;
+                while i < buf.len() && buf[i] != b'"' {
+                    i += if buf[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' if depth == 1 => break,
+            b'}' | b']' => depth -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    points
+}
+
+#[test]
+fn the_rest_of_a_frame_goes_on_where_a_payload_parser_stopped() {
+    let text = r#"["1",null,"t","e",{"a":[1.5,{"b":"]}\"x"}],"c":2}]"#;
+    let head = decode_v2_head(text).unwrap();
+    let stop = text.find(".5").unwrap(); // where the native payload decoder gives up
+    let whole = decode_v2_str(text).unwrap();
+    assert_eq!(decode_v2_rest(text, head.clone(), stop, 2), Ok(whole));
+    let cut = &text[..text.len() - 3]; // `2}]` gone: the object is never closed
+    assert_eq!(decode_v2_rest(cut, head, stop, 2), decode_v2_str(cut));
+    assert!(decode_v2_str(cut).is_err());
+}
+
+proptest! {
+    #[test]
+    fn the_rest_of_a_frame_is_the_same_from_any_resume_point(payload in payloadish(), tail in prop_oneof![Just("]"), Just(""), Just("],1]"), Just("] x")]) {
+        let text = format!(r#"["1",null,"t","e",{payload}{tail}"#);
+        let Ok(head) = decode_v2_head(&text) else { return Ok(()) };
+        let whole = decode_v2_str(&text);
+        for (resume, open) in resume_points(text.as_bytes(), head.payload_start) {
+            prop_assert_eq!(decode_v2_rest(&text, head.clone(), resume, open), whole.clone(), "from {}", resume);
+        }
+    }
+}

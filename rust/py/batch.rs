@@ -10,7 +10,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-use super::codec::Codec;
+use super::codec::{Codec, SimpleV2};
 use super::message::new_message;
 use crate::frame::{Frame, Payload};
 
@@ -63,11 +63,15 @@ impl<'py> BatchDecoder<'py> {
 
     /// Adds a text frame.
     pub fn push_str(&mut self, codec: &mut Codec, raw: &str) {
-        if let Some((fields, payload)) = codec.simple_v2(self.py, raw) {
-            self.slots.push(Slot::Envelope(Envelope { fields, json: None, ready: Some(payload) }));
-            return;
-        }
-        match codec.parse_str(raw) {
+        let parsed = match codec.simple_v2(self.py, raw) {
+            SimpleV2::Decoded(fields, payload) => {
+                self.slots.push(Slot::Envelope(Envelope { fields, json: None, ready: Some(payload) }));
+                return;
+            }
+            SimpleV2::Parsed(parsed) => parsed,
+            SimpleV2::General => codec.parse_str(raw),
+        };
+        match parsed {
             Ok(frame) => self.push_frame(codec, &frame),
             Err(err) => self.push_error(err),
         }

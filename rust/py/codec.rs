@@ -14,6 +14,22 @@ use super::strings::{Field, StringCache};
 use crate::frame::{self, Frame, Header, Payload};
 use crate::longpoll::parse_poll_body;
 
+/// What `Codec::simple_v2` made of a V2 text frame.
+pub enum SimpleV2<'py, 'a> {
+    /// Its fields and its payload, decoded in one pass.
+    Decoded([Bound<'py, PyAny>; 4], Bound<'py, PyAny>),
+    /// Its payload is not of the simple shapes: the frame (or its error) as `parse_str` gives
+    /// it, without parsing the head again, and with the payload skipped from where the
+    /// payload decoder gave up rather than from its start. It was parsed twice; for the
+    /// frames of `bench_receive.py --payload float` (a fraction in the payload's last
+    /// object), per message S1 22,099 -> 20,571 instructions, S3 21,383 -> 20,022: the head
+    /// once 446 and 372 of it, the skip from the stop 1,094 and 981 (callgrind).
+    Parsed(PyResult<Frame<'a>>),
+    /// Not for this path (V1, a custom decoder, a head or a tail the parsers refuse):
+    /// `parse_str` decodes it, and gives the errors.
+    General,
+}
+
 /// Encodes and decodes Phoenix frames of one serializer version.
 ///
 /// Payloads are decoded with `loads(bytes)` and encoded with `dumps(obj) -> bytes | str`.
@@ -58,29 +74,35 @@ impl Codec {
 
     /// A V2 text frame whose payload is of the simple shapes, decoded in one pass: the
     /// envelope up to the payload, the payload (which finds its own end, so it is not
-    /// skipped first), the frame's end. None for anything else, including every malformed
-    /// frame: the caller then decodes it the general way, which gives the same fields, and
-    /// the errors. Per message in WsClient.feed, S1 3,352 -> 2,931 instructions, S3 3,152 ->
-    /// 2,771 (callgrind, issue 17).
+    /// skipped first), the frame's end. Per message in WsClient.feed, S1 3,352 -> 2,931
+    /// instructions, S3 3,152 -> 2,771 (callgrind, issue 17). See `SimpleV2` for the rest.
     #[inline]
-    pub fn simple_v2<'py>(
-        &mut self,
-        py: Python<'py>,
-        raw: &str,
-    ) -> Option<([Bound<'py, PyAny>; 4], Bound<'py, PyAny>)> {
+    pub fn simple_v2<'py, 'a>(&mut self, py: Python<'py>, raw: &'a str) -> SimpleV2<'py, 'a> {
         if !self.v2 || !self.zero_copy {
-            return None;
+            return SimpleV2::General;
         }
         let head = match frame::fast_v2_head(raw) {
             Some(head) => head,
-            None => frame::decode_v2_head(raw).ok()?,
+            None => match frame::decode_v2_head(raw) {
+                Ok(head) => head,
+                Err(_) => return SimpleV2::General,
+            },
         };
         let buf = raw.as_bytes();
         let start = head.payload_start;
-        let (payload, len) = decode_simple_prefix(py, &buf[start..], &mut self.strings)?;
-        frame::check_v2_tail(buf, start + len).ok()?;
-        let fields = self.envelope_fields(py, &head.with_payload(Payload::Binary(&[])));
-        Some((fields, payload))
+        match decode_simple_prefix(py, &buf[start..], &mut self.strings) {
+            Ok((payload, len)) => {
+                if frame::check_v2_tail(buf, start + len).is_err() {
+                    return SimpleV2::General;
+                }
+                let fields = self.envelope_fields(py, &head.with_payload(Payload::Binary(&[])));
+                SimpleV2::Decoded(fields, payload)
+            }
+            Err(stopped) => {
+                let parsed = frame::decode_v2_rest(raw, head, start + stopped.pos, stopped.open);
+                SimpleV2::Parsed(parsed.map_err(|e| decode_error(&e)))
+            }
+        }
     }
 
     /// Whether payloads go through `simple_payload` once their frame is parsed: only for V1,

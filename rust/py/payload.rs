@@ -24,7 +24,7 @@ use super::strings::StringCache;
 use crate::json::{scan_string, string_stop};
 
 /// Deeper payloads go to orjson (its own limit is 1,024 levels).
-const MAX_DEPTH: u32 = 64;
+const MAX_DEPTH: usize = 64;
 /// Integers of up to 18 digits always fit an i64; longer ones go to orjson (which makes a
 /// float of those past 64 bits).
 const MAX_INT_DIGITS: usize = 18;
@@ -32,36 +32,50 @@ const MAX_INT_DIGITS: usize = 18;
 /// The payload as Python objects, or None when it is not of the simple shapes (a Python
 /// error raised on the way, a failed allocation, is cleared: orjson then tries).
 pub fn decode_simple<'py>(py: Python<'py>, json: &[u8], keys: &mut StringCache) -> Option<Bound<'py, PyAny>> {
-    let (value, end) = decode_simple_prefix(py, json, keys)?;
-    let mut parser = Parser { py, buf: json, pos: end, keys };
+    let (value, end) = decode_simple_prefix(py, json, keys).ok()?;
+    let mut parser = Parser::new(py, json, keys);
+    parser.pos = end;
     parser.skip_ws();
     (parser.pos == json.len()).then_some(value)
 }
 
+/// Where `decode_simple_prefix` gave up: at `pos`, with `open` arrays or objects open, and
+/// outside any string (see `json::skip_value_from`, which can go on from there).
+pub struct Stopped {
+    pub pos: usize,
+    pub open: usize,
+}
+
 /// The simple JSON value at the start of `json` and where it ends (what follows is not
-/// looked at), or None as for `decode_simple`.
+/// looked at), or, as `decode_simple` gives None, where it gave up.
 pub fn decode_simple_prefix<'py>(
     py: Python<'py>,
     json: &[u8],
     keys: &mut StringCache,
-) -> Option<(Bound<'py, PyAny>, usize)> {
-    let mut parser = Parser { py, buf: json, pos: 0, keys };
-    let Some(value) = parser.value(0) else {
+) -> Result<(Bound<'py, PyAny>, usize), Stopped> {
+    let mut parser = Parser::new(py, json, keys);
+    let Some(value) = parser.value() else {
         // an allocation that failed left its error set; orjson will meet it again
         let _ = PyErr::take(py);
-        return None;
+        return Err(Stopped { pos: parser.pos, open: parser.open });
     };
-    Some((value, parser.pos))
+    Ok((value, parser.pos))
 }
 
 struct Parser<'a, 'py, 'k> {
     py: Python<'py>,
     buf: &'a [u8],
     pos: usize,
+    /// The arrays and objects open at `pos` (their brackets consumed, not yet closed).
+    open: usize,
     keys: &'k mut StringCache,
 }
 
-impl<'a, 'py> Parser<'a, 'py, '_> {
+impl<'a, 'py, 'k> Parser<'a, 'py, 'k> {
+    fn new(py: Python<'py>, buf: &'a [u8], keys: &'k mut StringCache) -> Self {
+        Self { py, buf, pos: 0, open: 0, keys }
+    }
+
     #[inline]
     fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
@@ -74,11 +88,11 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         }
     }
 
-    fn value(&mut self, depth: u32) -> Option<Bound<'py, PyAny>> {
+    fn value(&mut self) -> Option<Bound<'py, PyAny>> {
         self.skip_ws();
         match self.peek()? {
-            b'{' => self.object(depth + 1),
-            b'[' => self.array(depth + 1),
+            b'{' => self.object(),
+            b'[' => self.array(),
             b'"' => self.string_value(),
             b't' => self.literal(b"true").then(|| PyBool::new(self.py, true).to_owned().into_any()),
             b'f' => self.literal(b"false").then(|| PyBool::new(self.py, false).to_owned().into_any()),
@@ -164,16 +178,30 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         }
     }
 
-    fn object(&mut self, depth: u32) -> Option<Bound<'py, PyAny>> {
-        if depth > MAX_DEPTH {
+    /// Consumes the bracket at `pos`, which opens an array or object, unless it would be
+    /// one level too deep.
+    fn open_bracket(&mut self) -> Option<()> {
+        if self.open == MAX_DEPTH {
             return None;
         }
-        self.pos += 1; // '{'
-                       // SAFETY: PyDict_New returns a new reference or NULL with an error set.
+        self.pos += 1;
+        self.open += 1;
+        Some(())
+    }
+
+    /// Consumes the bracket at `pos`, which closes an array or object.
+    fn close_bracket(&mut self) {
+        self.pos += 1;
+        self.open -= 1;
+    }
+
+    fn object(&mut self) -> Option<Bound<'py, PyAny>> {
+        self.open_bracket()?;
+        // SAFETY: PyDict_New returns a new reference or NULL with an error set.
         let dict = unsafe { Bound::from_owned_ptr_or_opt(self.py, ffi::PyDict_New())? };
         self.skip_ws();
         if self.peek() == Some(b'}') {
-            self.pos += 1;
+            self.close_bracket();
             return Some(dict);
         }
         let mut ordinal = 0usize;
@@ -190,7 +218,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
                 return None;
             }
             self.pos += 1;
-            let value = self.value(depth)?;
+            let value = self.value()?;
             // SAFETY: all three are live objects; PyDict_SetItem does not steal references
             // and returns -1 with an error set on failure.
             if unsafe { ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), value.as_ptr()) } < 0 {
@@ -200,7 +228,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             match self.peek()? {
                 b',' => self.pos += 1,
                 b'}' => {
-                    self.pos += 1;
+                    self.close_bracket();
                     return Some(dict);
                 }
                 _ => return None,
@@ -208,25 +236,22 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         }
     }
 
-    fn array(&mut self, depth: u32) -> Option<Bound<'py, PyAny>> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        self.pos += 1; // '['
+    fn array(&mut self) -> Option<Bound<'py, PyAny>> {
+        self.open_bracket()?;
         let list = PyList::empty(self.py);
         self.skip_ws();
         if self.peek() == Some(b']') {
-            self.pos += 1;
+            self.close_bracket();
             return Some(list.into_any());
         }
         loop {
-            let item = self.value(depth)?;
+            let item = self.value()?;
             list.append(item).ok()?;
             self.skip_ws();
             match self.peek()? {
                 b',' => self.pos += 1,
                 b']' => {
-                    self.pos += 1;
+                    self.close_bracket();
                     return Some(list.into_any());
                 }
                 _ => return None,

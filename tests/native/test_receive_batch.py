@@ -139,6 +139,18 @@ EDGES = [
     b"NaN",
     b"[-]",
     b'{"data":"' + b"x" * 100 + b'","i":12}',
+    # nested, and not of the simple shapes deep inside: the frame's end is found by going
+    # on from where the native decoder gave up (orjson then decodes the payload)
+    b'{"a":{"b":[true,false,null,1.0]},"c":{"d":"e"}}',
+    b'{"a":[{"b":1},{"c":2.5},{"d":"\\u0041"}],"e":[[],{}]}',
+    b'{"a":[1,{"b":[2,{"c":0.5}]}],"d":"\\"}]"}',
+    b'[[1, 2], [3.25, {"k": [4]}], "\\n"]',
+    b'{"a":[1.5,{"b":"\\n"}],"c":[',
+    b"[[1.5]",
+    b'{"a":{"b":1e5}}}',
+    b'{"a":"\\u00e9","b":[1,2',
+    b"[" * 65 + b"1" + b"]" * 64,
+    b'{"a":' * 66 + b"1" + b"}" * 66,
     # a simple value followed by more: the frame's tail, not the payload, is wrong
     b'{"a":1}, 5',
     b'{"a":1}]',
