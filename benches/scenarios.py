@@ -32,6 +32,10 @@ run-to-run noise is 10-20%: compare medians of at least 5 rounds, never single r
 - S3: 20 rounds of broadcasts to those 2,000 channels (40,000 events).
 - S4: 20,000 pushes with replies, at most 100 in flight (rate, p50/p99 latency).
 - S5: 200 sockets each joining a channel (time, memory per socket).
+
+Every row also has ``cpu_us_per_op``: the client's CPU time (its whole process, user and
+system) over the timed section, per message, channel, event, push or socket. Against the
+seconds per operation it shows whether the client or the server sets the pace.
 """
 
 from __future__ import annotations
@@ -68,6 +72,23 @@ def rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+class Clock:
+    """The wall time and this process's CPU time (all threads, user and system) of a timed
+    section. CPU per operation says which side of a run is the bottleneck: in S4 a client
+    busy for nearly all of the wall time is one, whatever the server does."""
+
+    __slots__ = ("cpu", "wall")
+
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.cpu = time.process_time()
+
+    def stop(self, ops: int) -> tuple[float, float]:
+        """(seconds, CPU microseconds per operation) since the clock started."""
+        cpu = time.process_time() - self.cpu
+        return time.perf_counter() - self.wall, cpu / ops * 1e6
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -99,13 +120,13 @@ async def s1(url: str, scale: float) -> dict[str, Any]:
             done.set_result(None)
 
     channel.on("burst_msg", on_msg)
-    start = time.perf_counter()
+    clock = Clock()
     await channel.push("burst", {"n": n, "size": 100})
     await done
-    seconds = time.perf_counter() - start
+    seconds, cpu = clock.stop(n)
     await socket.disconnect()
     assert state["sum"] == n * (n - 1) // 2, "burst out of order or incomplete"
-    return {"messages": n, "seconds": seconds, "rate": n / seconds}
+    return {"messages": n, "seconds": seconds, "rate": n / seconds, "cpu_us_per_op": cpu}
 
 
 async def s1_stream(url: str, scale: float) -> dict[str, Any]:
@@ -117,18 +138,18 @@ async def s1_stream(url: str, scale: float) -> dict[str, Any]:
     await channel.join()
     stream = channel.stream("burst_msg")
     total = count = 0
-    start = time.perf_counter()
+    clock = Clock()
     await channel.push("burst", {"n": n, "size": 100})
     async for message in stream:
         total += message.payload["i"]
         count += 1
         if count == n:
             break
-    seconds = time.perf_counter() - start
+    seconds, cpu = clock.stop(n)
     await socket.disconnect()
     assert stream.dropped == 0, f"the stream dropped {stream.dropped} messages"
     assert total == n * (n - 1) // 2, "burst out of order or incomplete"
-    return {"messages": n, "seconds": seconds, "rate": n / seconds}
+    return {"messages": n, "seconds": seconds, "rate": n / seconds, "cpu_us_per_op": cpu}
 
 
 async def join_all(channels: list[Any]) -> None:
@@ -157,9 +178,9 @@ async def s2s3(url: str, scale: float) -> dict[str, Any]:
     socket = await connect(url)
     before = rss()
     channels = [socket.channel(f"load:{RUN}-{i}") for i in range(n)]
-    start = time.perf_counter()
+    clock = Clock()
     await join_all(channels)
-    join_seconds = time.perf_counter() - start
+    join_seconds, join_cpu = clock.stop(n)
     per_channel = (rss() - before) / n
     expected = n * rounds
     done = asyncio.get_running_loop().create_future()
@@ -172,11 +193,11 @@ async def s2s3(url: str, scale: float) -> dict[str, Any]:
 
     for ch in channels:
         ch.on("tick", on_tick)
-    start = time.perf_counter()
+    clock = Clock()
     fanout = {"prefix": f"load:{RUN}-", "count": n, "n": rounds, "size": 100}
     await channels[0].push("fanout", fanout)
     await done
-    fan_seconds = time.perf_counter() - start
+    fan_seconds, fan_cpu = clock.stop(expected)
     heap = await heap_per_channel(socket, n)
     await socket.disconnect()
     return {
@@ -185,8 +206,14 @@ async def s2s3(url: str, scale: float) -> dict[str, Any]:
             "seconds": join_seconds,
             "bytes_per_channel": per_channel,
             "heap_bytes_per_channel": heap,
+            "cpu_us_per_op": join_cpu,
         },
-        "s3": {"events": expected, "seconds": fan_seconds, "rate": expected / fan_seconds},
+        "s3": {
+            "events": expected,
+            "seconds": fan_seconds,
+            "rate": expected / fan_seconds,
+            "cpu_us_per_op": fan_cpu,
+        },
     }
 
 
@@ -207,9 +234,9 @@ async def s4(url: str, scale: float) -> dict[str, Any]:
             await channel.push("ping", body)
             latencies.append((time.perf_counter() - t) * 1000)
 
-    start = time.perf_counter()
+    clock = Clock()
     await asyncio.gather(*(worker() for _ in range(window)))
-    seconds = time.perf_counter() - start
+    seconds, cpu = clock.stop(n)
     await socket.disconnect()
     return {
         "pushes": n,
@@ -217,13 +244,14 @@ async def s4(url: str, scale: float) -> dict[str, Any]:
         "rate": n / seconds,
         "p50_ms": percentile(latencies, 0.5),
         "p99_ms": percentile(latencies, 0.99),
+        "cpu_us_per_op": cpu,
     }
 
 
 async def s5(url: str, scale: float) -> dict[str, Any]:
     n = round(200 * scale)
     before = rss()
-    start = time.perf_counter()
+    clock = Clock()
 
     async def one(i: int) -> Socket:
         socket = await connect(url)
@@ -231,10 +259,10 @@ async def s5(url: str, scale: float) -> dict[str, Any]:
         return socket
 
     sockets = await asyncio.gather(*(one(i) for i in range(n)))
-    seconds = time.perf_counter() - start
+    seconds, cpu = clock.stop(n)
     per_socket = (rss() - before) / n
     await asyncio.gather(*(s.disconnect() for s in sockets))
-    return {"sockets": n, "seconds": seconds, "bytes_per_socket": per_socket}
+    return {"sockets": n, "seconds": seconds, "bytes_per_socket": per_socket, "cpu_us_per_op": cpu}
 
 
 SCENARIOS: dict[str, Callable[[str, float], Awaitable[dict[str, Any]]]] = {

@@ -41,6 +41,9 @@ def test_every_scenario_runs_for_both_clients(tmp_path: Path, transport: str) ->
     assert set(rows) == expected
     for row in rows.values():
         assert row["ratio"] > 0
+        # each client's CPU over the timed section, per operation
+        assert row["phoenix_fast"]["cpu_us_per_op"] > 0
+        assert row["js"]["cpu_us_per_op"] > 0
 
 
 def test_rounds_report_medians_and_spreads(tmp_path: Path) -> None:
@@ -74,6 +77,7 @@ def test_every_scenario_runs_for_the_rust_peer(tmp_path: Path) -> None:
     for row in rows.values():
         assert "js" not in row
         assert row["ratio_rust"] > 0
+        assert row["rust"]["cpu_us_per_op"] > 0
     assert rows["S3"]["rust"]["events"] == 20 * rows["S2"]["rust"]["channels"]
 
 

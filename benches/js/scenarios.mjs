@@ -51,6 +51,15 @@ function rss(){
   return process.memoryUsage().rss
 }
 
+// The wall time and this process's CPU time (all threads, user and system) since `since`;
+// CPU per operation shows which side of a run is the bottleneck.
+function clock(){ return {wall: performance.now(), cpu: process.cpuUsage()} }
+function elapsed(since){
+  const cpu = process.cpuUsage(since.cpu)
+  return {seconds: (performance.now() - since.wall) / 1000, cpu: (cpu.user + cpu.system) / 1e6}
+}
+function cpuPerOp(cpu, n){ return cpu / n * 1e6 }
+
 function percentile(sorted, q){
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
 }
@@ -63,13 +72,13 @@ async function s1(){
   await join(channel)
   let count = 0, sum = 0
   const done = new Promise(resolve => channel.on("burst_msg", p => { sum += p.i; if(++count === n){ resolve() } }))
-  const start = performance.now()
+  const start = clock()
   await push(channel, "burst", {n, size: 100})
   await done
-  const seconds = (performance.now() - start) / 1000
+  const {seconds, cpu} = elapsed(start)
   socket.disconnect()
   if(sum !== n * (n - 1) / 2){ throw new Error("burst out of order or incomplete") }
-  return {messages: n, seconds, rate: n / seconds}
+  return {messages: n, seconds, rate: n / seconds, cpu_us_per_op: cpuPerOp(cpu, n)}
 }
 
 // The V8 heap held per joined channel, on a second batch of n channels.
@@ -90,24 +99,25 @@ async function s2s3(){
   const before = rss()
   const channels = []
   for(let i = 0; i < n; i++){ channels.push(socket.channel(`load:${RUN}-${i}`, {})) }
-  const start = performance.now()
+  const start = clock()
   await Promise.all(channels.map(join))
-  const joinSeconds = (performance.now() - start) / 1000
+  const {seconds: joinSeconds, cpu: joinCpu} = elapsed(start)
   const perChannel = (rss() - before) / n
   let received = 0
   const expected = n * rounds
   const done = new Promise(resolve => {
     for(const ch of channels){ ch.on("tick", () => { if(++received === expected){ resolve() } }) }
   })
-  const t0 = performance.now()
+  const t0 = clock()
   await push(channels[0], "fanout", {prefix: `load:${RUN}-`, count: n, n: rounds, size: 100})
   await done
-  const fanSeconds = (performance.now() - t0) / 1000
+  const {seconds: fanSeconds, cpu: fanCpu} = elapsed(t0)
   const heap = await heapPerChannel(socket, n)
   socket.disconnect()
   return {
-    s2: {channels: n, seconds: joinSeconds, bytes_per_channel: perChannel, heap_bytes_per_channel: heap},
-    s3: {events: expected, seconds: fanSeconds, rate: expected / fanSeconds},
+    s2: {channels: n, seconds: joinSeconds, bytes_per_channel: perChannel, heap_bytes_per_channel: heap,
+         cpu_us_per_op: cpuPerOp(joinCpu, n)},
+    s3: {events: expected, seconds: fanSeconds, rate: expected / fanSeconds, cpu_us_per_op: cpuPerOp(fanCpu, expected)},
   }
 }
 
@@ -119,7 +129,7 @@ async function s4(){
   await join(channel)
   const latencies = []
   let sent = 0
-  const start = performance.now()
+  const start = clock()
   async function worker(){
     while(sent < n){
       sent++
@@ -129,26 +139,27 @@ async function s4(){
     }
   }
   await Promise.all(Array.from({length: window}, worker))
-  const seconds = (performance.now() - start) / 1000
+  const {seconds, cpu} = elapsed(start)
   socket.disconnect()
   latencies.sort((a, b) => a - b)
-  return {pushes: n, seconds, rate: n / seconds, p50_ms: percentile(latencies, 0.5), p99_ms: percentile(latencies, 0.99)}
+  return {pushes: n, seconds, rate: n / seconds, p50_ms: percentile(latencies, 0.5), p99_ms: percentile(latencies, 0.99),
+          cpu_us_per_op: cpuPerOp(cpu, n)}
 }
 
 // S5: n sockets, each joining one channel; time and memory per socket.
 async function s5(){
   const n = Math.round(200 * SCALE)
   const before = rss()
-  const start = performance.now()
+  const start = clock()
   const sockets = await Promise.all(Array.from({length: n}, async (_, i) => {
     const socket = await connect()
     await join(socket.channel(`echo:${RUN}-s5-${i}`, {}))
     return socket
   }))
-  const seconds = (performance.now() - start) / 1000
+  const {seconds, cpu} = elapsed(start)
   const perSocket = (rss() - before) / n
   for(const s of sockets){ s.disconnect() }
-  return {sockets: n, seconds, bytes_per_socket: perSocket}
+  return {sockets: n, seconds, bytes_per_socket: perSocket, cpu_us_per_op: cpuPerOp(cpu, n)}
 }
 
 const SCENARIOS = {s1, s2s3, s4, s5}

@@ -90,6 +90,35 @@ fn rss() -> Res<f64> {
     Ok(kib * 1024.0)
 }
 
+/// This process's CPU time in seconds: the time on a CPU of each of its threads, user and
+/// system (the first field of /proc/self/task/*/schedstat, in nanoseconds).
+fn cpu_seconds() -> Res<f64> {
+    let mut nanos = 0u64;
+    for task in std::fs::read_dir("/proc/self/task")? {
+        let stat = std::fs::read_to_string(task?.path().join("schedstat"))?;
+        nanos += stat.split_whitespace().next().ok_or("empty schedstat")?.parse::<u64>()?;
+    }
+    Ok(nanos as f64 / 1e9)
+}
+
+/// The wall time and the CPU time of a timed section.
+struct Clock {
+    wall: Instant,
+    cpu: f64,
+}
+
+impl Clock {
+    fn start() -> Res<Self> {
+        Ok(Self { wall: Instant::now(), cpu: cpu_seconds()? })
+    }
+
+    /// (seconds, CPU microseconds per operation) since the start.
+    fn stop(&self, ops: u64) -> Res<(f64, f64)> {
+        let seconds = self.wall.elapsed().as_secs_f64();
+        Ok((seconds, (cpu_seconds()? - self.cpu) / ops as f64 * 1e6))
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 struct Args {
@@ -170,16 +199,16 @@ async fn s1(args: &Args) -> Res<Value> {
             }
         })
         .await?;
-    let start = Instant::now();
+    let clock = Clock::start()?;
     push(&channel, "burst", json!({"n": n, "size": 100})).await?;
     wait_for(&count, n, &done, "S1 burst").await?;
-    let seconds = start.elapsed().as_secs_f64();
+    let (seconds, cpu) = clock.stop(n)?;
     drop(channel);
     client.disconnect().await?;
     if sum.load(Ordering::Relaxed) != n * n.saturating_sub(1) / 2 {
         return Err("burst out of order or incomplete".into());
     }
-    Ok(json!({"messages": n, "seconds": seconds, "rate": n as f64 / seconds}))
+    Ok(json!({"messages": n, "seconds": seconds, "rate": n as f64 / seconds, "cpu_us_per_op": cpu}))
 }
 
 /// Joins every topic at once on one socket.
@@ -205,9 +234,9 @@ async fn s2s3(args: &Args) -> Res<Value> {
     let mut client = connect(args).await?;
     let topics: Vec<String> = (0..n).map(|i| format!("load:{}-{i}", args.run)).collect();
     let before = rss()?;
-    let start = Instant::now();
+    let clock = Clock::start()?;
     let channels = join_all(&client, &topics).await?;
-    let join_seconds = start.elapsed().as_secs_f64();
+    let (join_seconds, join_cpu) = clock.stop(n)?;
     let per_channel = (rss()? - before) / n as f64;
 
     let expected = n * rounds;
@@ -227,11 +256,11 @@ async fn s2s3(args: &Args) -> Res<Value> {
             })
             .await?;
     }
-    let start = Instant::now();
+    let clock = Clock::start()?;
     let fanout = json!({"prefix": format!("load:{}-", args.run), "count": n, "n": rounds, "size": 100});
     push(&channels[0], "fanout", fanout).await?;
     wait_for(&received, expected, &done, "S3 broadcasts").await?;
-    let fan_seconds = start.elapsed().as_secs_f64();
+    let (fan_seconds, fan_cpu) = clock.stop(expected)?;
     if let Some(i) = per_topic.iter().position(|c| c.load(Ordering::Relaxed) != rounds) {
         let got = per_topic[i].load(Ordering::Relaxed);
         return Err(format!("S3: {} received {got} ticks, {rounds} expected", topics[i]).into());
@@ -241,8 +270,9 @@ async fn s2s3(args: &Args) -> Res<Value> {
     client.disconnect().await?;
     Ok(json!({
         "s2": {"channels": n, "seconds": join_seconds, "bytes_per_channel": per_channel,
-               "heap_bytes_per_channel": heap},
-        "s3": {"events": expected, "seconds": fan_seconds, "rate": expected as f64 / fan_seconds},
+               "heap_bytes_per_channel": heap, "cpu_us_per_op": join_cpu},
+        "s3": {"events": expected, "seconds": fan_seconds, "rate": expected as f64 / fan_seconds,
+               "cpu_us_per_op": fan_cpu},
     }))
 }
 
@@ -263,9 +293,9 @@ async fn s4(args: &Args) -> Res<Value> {
         }
         Res::Ok(())
     };
-    let start = Instant::now();
+    let clock = Clock::start()?;
     try_join_all((0..window).map(|_| worker())).await?;
-    let seconds = start.elapsed().as_secs_f64();
+    let (seconds, cpu) = clock.stop(n)?;
     drop(channel);
     client.disconnect().await?;
     let mut sorted = latencies.into_inner();
@@ -273,6 +303,7 @@ async fn s4(args: &Args) -> Res<Value> {
     Ok(json!({
         "pushes": n, "seconds": seconds, "rate": n as f64 / seconds,
         "p50_ms": percentile(&sorted, 0.5), "p99_ms": percentile(&sorted, 0.99),
+        "cpu_us_per_op": cpu,
     }))
 }
 
@@ -280,21 +311,21 @@ async fn s4(args: &Args) -> Res<Value> {
 async fn s5(args: &Args) -> Res<Value> {
     let n = args.count(200.0);
     let before = rss()?;
-    let start = Instant::now();
+    let clock = Clock::start()?;
     let sockets = try_join_all((0..n).map(|i| async move {
         let client = connect(args).await?;
         let channel = join(&client, &format!("echo:{}-s5-{i}", args.run)).await?;
         Res::Ok((client, channel))
     }))
     .await?;
-    let seconds = start.elapsed().as_secs_f64();
+    let (seconds, cpu) = clock.stop(n)?;
     let per_socket = (rss()? - before) / n as f64;
     try_join_all(sockets.into_iter().map(|(mut client, channel)| async move {
         drop(channel);
         client.disconnect().await
     }))
     .await?;
-    Ok(json!({"sockets": n, "seconds": seconds, "bytes_per_socket": per_socket}))
+    Ok(json!({"sockets": n, "seconds": seconds, "bytes_per_socket": per_socket, "cpu_us_per_op": cpu}))
 }
 
 /// The prefix of this run's topics: `rs<pid>`, padded with `_` until S3's topics all have
