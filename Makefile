@@ -144,6 +144,9 @@ bench: build js ## run the pytest-benchmark suites for real
 RUST_PEER := benches/rust_peer/target/release/rust_peer
 # Interleaved rounds of the WebSocket scenarios (medians and spreads); 5 or more to compare.
 SCENARIO_ROUNDS ?= 5
+# S4's p99 and S5 swing by 10-20% from round to round, and the two clients by as much from
+# series to series: their comparison with the Rust client needs about 30 rounds.
+SCENARIO_LONG_ROUNDS ?= 30
 
 $(RUST_PEER): benches/rust_peer/Cargo.toml benches/rust_peer/Cargo.lock benches/rust_peer/src/main.rs
 	cargo build --release --locked --quiet --manifest-path benches/rust_peer/Cargo.toml
@@ -169,7 +172,8 @@ bench-connect-storm: build acceptor ## connects + joins/s and RSS per socket of 
 bench-scenarios: build js rust-peer ## client scenarios S1-S5, phoenix_fast against the JS and Rust clients in one run
 	mkdir -p .benchmarks
 	$(PY) benches/scenarios.py --rounds $(SCENARIO_ROUNDS) --json .benchmarks/scenarios.json
-	$(PY) benches/scenarios.py --transport longpoll --only s1 s4 --json .benchmarks/scenarios-longpoll.json
+	$(PY) benches/scenarios.py --transport longpoll --only s1 s4 --rounds $(SCENARIO_ROUNDS) --json .benchmarks/scenarios-longpoll.json
+	$(PY) benches/scenarios.py --peers rust --only s4 s5 --rounds $(SCENARIO_LONG_ROUNDS) --json .benchmarks/scenarios-s4-s5.json
 
 .PHONY: bench-s5-floor
 bench-s5-floor: build rust-peer ## S5 by a bare asyncio protocol (the floor), phoenix_fast and the Rust client, 9 rounds
