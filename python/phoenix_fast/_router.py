@@ -163,8 +163,29 @@ class Router:
                                 push = pending.resolve(ref)
                                 if push is not None:
                                     if push.channel is channel:
-                                        status = str(payload.get("status"))
-                                        push._resolve(status, payload.get("response"))
+                                        status = payload.get("status")
+                                        response = payload.get("response")
+                                        if (
+                                            status == "ok"
+                                            and not push._hooks
+                                            and push._on_outcome is None
+                                            and not push._done
+                                        ):
+                                            # Push._resolve's usual case (an awaited
+                                            # push's ok reply) written out
+                                            push._received = ("ok", response)
+                                            push._conn = None
+                                            push._done, push._value = True, response
+                                            waiters = push._waiters
+                                            if type(waiters) is list:
+                                                push._wake()
+                                            elif waiters is not None:
+                                                push._waiters = None
+                                                if not waiters.done():  # else cancelled
+                                                    waiters.set_result(response)
+                                        else:
+                                            status = str(status)
+                                            push._resolve(status, response)
                                         if channel.socket._push_observer is not None:
                                             channel.socket._observe_push(push, status)
                                     else:  # another channel's push: not this one's to take

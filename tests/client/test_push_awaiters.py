@@ -35,6 +35,36 @@ async def test_every_awaiter_of_one_push_gets_its_reply() -> None:
     await socket.disconnect()
 
 
+async def test_awaiters_and_receive_callbacks_of_one_push_all_get_its_reply() -> None:
+    # a push with a receive() callback takes the general path of a reply, the others a
+    # shorter one: both settle every awaiter
+    socket, conn, channel = await _joined()
+    heard: list[Any] = []
+    push = channel.push("ping", {}).receive("ok", heard.append)
+    waiting = [asyncio.ensure_future(_await(push)) for _ in range(2)]
+    await settle()
+    conn.reply(last(conn, "ping"), "ok", {"n": 2})
+    assert await asyncio.gather(*waiting) == [{"n": 2}] * 2
+    await settle()
+    assert heard == [{"n": 2}]
+    await socket.disconnect()
+
+
+async def test_a_cancelled_awaiter_does_not_keep_the_others_from_the_reply() -> None:
+    socket, conn, channel = await _joined()
+    for awaiters in (1, 3):
+        push = channel.push("ping", {})
+        waiting = [asyncio.ensure_future(_await(push)) for _ in range(awaiters)]
+        await settle()
+        waiting[0].cancel()
+        await settle()
+        conn.reply(last(conn, "ping"), "ok", {"n": awaiters})
+        assert await asyncio.gather(*waiting[1:]) == [{"n": awaiters}] * (awaiters - 1)
+        assert waiting[0].cancelled()
+        assert await push == {"n": awaiters}
+    await socket.disconnect()
+
+
 async def test_every_awaiter_of_one_refused_push_gets_the_error() -> None:
     socket, conn, channel = await _joined()
     push = channel.push("ping", {})
