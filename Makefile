@@ -175,6 +175,10 @@ bench-scenarios: build js rust-peer ## client scenarios S1-S5, phoenix_fast agai
 	$(PY) benches/scenarios.py --transport longpoll --only s1 s4 --rounds $(SCENARIO_ROUNDS) --json .benchmarks/scenarios-longpoll.json
 	$(PY) benches/scenarios.py --peers rust --only s4 s5 --rounds $(SCENARIO_LONG_ROUNDS) --json .benchmarks/scenarios-s4-s5.json
 
+.PHONY: bench-s4-floor
+bench-s4-floor: build rust-peer ## S4 by a bare asyncio protocol (the floor), phoenix_fast and the Rust client, 15 rounds
+	$(PY) benches/s4_floor.py
+
 .PHONY: bench-s5-floor
 bench-s5-floor: build rust-peer ## S5 by a bare asyncio protocol (the floor), phoenix_fast and the Rust client, 9 rounds
 	$(PY) benches/s5_floor.py

@@ -102,3 +102,19 @@ def test_s5_floor_compares_the_bare_client_with_phoenix_fast() -> None:
     for figure in lines.values():
         assert figure.endswith("; 1 rounds, 5 sockets)")
         assert float(figure.split(" ms", 1)[0]) > 0
+
+
+def test_s4_floor_compares_the_bare_client_with_phoenix_fast() -> None:
+    cmd = [sys.executable, str(ROOT / "benches/s4_floor.py"), "--rounds", "1", "--pushes", "300"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=50, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    *rows, footer = done.stdout.splitlines()
+    assert footer == "(medians of 1 rounds, 300 pushes each, 100 in flight)"
+    lines = dict(line.strip().split(": ", 1) for line in rows)
+    expected = {"bare", "phoenix_fast"} | ({"rust"} if RUST_PEER.is_file() else set())
+    assert set(lines) == expected
+    for figures in lines.values():
+        named = dict(part.split(" ", 1) for part in figures.split(", "))
+        assert set(named) == {"rate", "p50_ms", "p99_ms", "cpu_us_per_op"}
+        assert float(named["p99_ms"].split(" ms", 1)[0]) >= float(named["p50_ms"].split(" ms")[0])
+        assert float(named["cpu_us_per_op"].split(" ", 1)[0]) > 0
