@@ -53,6 +53,33 @@ class WsClient:
     def frame_binary(self, data: bytes) -> bytes: ...
     def frame_ping(self, data: bytes = ...) -> bytes: ...
     def frame_close(self, code: int = 1000, reason: str = "") -> bytes: ...
+    def set_writer(
+        self,
+        schedule: Callable[[], object],
+        flush: Callable[[], object],
+        hold: Callable[[int], object],
+        flush_every: int,
+    ) -> None:
+        """Connects ``queue_fields`` to its transport: ``schedule()`` at the first frame of a
+        loop turn, ``flush()`` at ``flush_every`` frames, ``hold(size)`` for each frame queued
+        while ``write_paused``."""
+    def queue_fields(
+        self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any
+    ) -> None:
+        """Queues the masked frame of these fields, then does what ``set_writer`` asked."""
+    def queue_frame(self, frame: bytes) -> int:
+        """Queues a ready frame; returns how many frames are queued (the caller flushes)."""
+    def take_queued(self) -> tuple[int, bytes] | None:
+        """``(frames, data)`` of everything queued, emptying the queue; None when empty."""
+    def clear_queued(self) -> None:
+        """Drops everything queued."""
+    @property
+    def queued_size(self) -> int:
+        """Bytes queued and not yet taken."""
+    write_paused: bool
+    """Writing is paused: frames queued by ``queue_fields`` are held and reported to ``hold``."""
+    flush_scheduled: bool
+    """A flush is scheduled for this loop turn (the transport's flush clears it)."""
 
 def set_message_class(cls: type[tuple[Any, ...]]) -> None:
     """Registers the ``Message`` NamedTuple that decoders build (done at import)."""

@@ -3,8 +3,10 @@
 //! One `feed` call per network read parses every WebSocket frame in it and decodes every
 //! Phoenix frame, returning `Message`s in order, with a single call of the payload decoder.
 
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
+use pyo3::PyTraverseError;
 
 use super::batch::BatchDecoder;
 use super::codec::Codec;
@@ -20,6 +22,29 @@ fn handshake_key(keys: &mut MaskKeys) -> String {
     keys.fill(&mut nonce);
     base64::engine::general_purpose::STANDARD.encode(nonce)
 }
+
+impl SendQueue {
+    /// The transport's move after a frame of `size` bytes was queued.
+    fn reaction(&mut self, py: Python<'_>, size: usize) -> Reaction {
+        let Some(writer) = self.writer.as_ref() else {
+            return Reaction::Nothing;
+        };
+        if self.write_paused {
+            Reaction::Hold(writer.hold.clone_ref(py), size)
+        } else if self.frames >= writer.flush_every {
+            Reaction::Call(writer.flush.clone_ref(py))
+        } else if !self.flush_scheduled {
+            self.flush_scheduled = true;
+            Reaction::Call(writer.schedule.clone_ref(py))
+        } else {
+            Reaction::Nothing
+        }
+    }
+}
+
+/// Past this capacity the queue's buffer is given back after a flush (a burst of large
+/// frames should not pin its memory for the connection's life).
+const QUEUE_KEPT: usize = 64 * 1024;
 
 /// The client end of one WebSocket connection.
 #[pyclass(module = "phoenix_fast._native")]
@@ -38,6 +63,42 @@ pub struct WsClient {
     close_reason: String,
     /// Masking keys: a CSPRNG keyed from the OS (why: rust/ws/mask.rs).
     rng: MaskKeys,
+    /// Frames waiting for the network.
+    queue: SendQueue,
+}
+
+/// Frames waiting for the network, masked and back to back (the transport takes them once
+/// per loop turn, `take_queued`), and what queueing one sets off in the transport.
+#[derive(Default)]
+struct SendQueue {
+    bytes: Vec<u8>,
+    /// How many frames `bytes` holds.
+    frames: usize,
+    /// One Phoenix frame's text while it is framed (kept for its capacity).
+    scratch: Vec<u8>,
+    writer: Option<Writer>,
+    /// Writing is paused (asyncio's buffer is past its high-water mark): frames are held.
+    write_paused: bool,
+    /// A flush is scheduled for this loop turn; the transport's flush clears it.
+    flush_scheduled: bool,
+}
+
+/// The transport's side of `queue_fields`: the frame goes out with the next `flush`, called
+/// by `schedule` at the end of the loop turn or at once past `flush_every` frames; while
+/// writing is paused, `hold` hears of the frame's size instead.
+struct Writer {
+    schedule: Py<PyAny>,
+    flush: Py<PyAny>,
+    hold: Py<PyAny>,
+    flush_every: usize,
+}
+
+/// What queueing a frame asks of the transport, called once the client is no longer borrowed
+/// (the transport's flush calls back into the client).
+enum Reaction {
+    Nothing,
+    Call(Py<PyAny>),
+    Hold(Py<PyAny>, usize),
 }
 
 impl WsClient {
@@ -88,6 +149,32 @@ impl WsClient {
         }
     }
 
+    /// Encodes the Phoenix frame of these fields and queues its WebSocket frame; returns
+    /// what the transport must do about it.
+    fn queue_encoded(
+        &mut self,
+        py: Python<'_>,
+        h: &Header<'_>,
+        payload: &Bound<'_, PyAny>,
+    ) -> PyResult<Reaction> {
+        let Some(codec) = self.codec.as_ref() else {
+            return Err(super::errors::encode_error_msg("this WsClient has no codec".to_owned()));
+        };
+        let mut body = std::mem::take(&mut self.queue.scratch);
+        body.clear();
+        let encoded = codec.bind(py).borrow().encode_raw(py, h, payload, &mut body);
+        let result = encoded.map(|binary| {
+            let queue = &mut self.queue;
+            let before = queue.bytes.len();
+            let opcode = if binary { Opcode::Binary } else { Opcode::Text };
+            ws::write_frame(&mut queue.bytes, opcode, &body, self.rng.next_key());
+            queue.frames += 1;
+            queue.reaction(py, queue.bytes.len() - before)
+        });
+        self.queue.scratch = body;
+        result
+    }
+
     fn frame(&mut self, opcode: Opcode, payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(payload.len() + 14);
         let mask = self.rng.next_key();
@@ -124,7 +211,111 @@ impl WsClient {
             close_code: None,
             close_reason: String::new(),
             rng,
+            queue: SendQueue::default(),
         })
+    }
+
+    /// Connects `queue_fields` to its transport: `schedule()` when the first frame of a loop
+    /// turn is queued, `flush()` when `flush_every` frames are, and `hold(size)` for each
+    /// frame queued while `write_paused`.
+    #[pyo3(signature = (schedule, flush, hold, flush_every))]
+    fn set_writer(&mut self, schedule: Py<PyAny>, flush: Py<PyAny>, hold: Py<PyAny>, flush_every: usize) {
+        self.queue.writer = Some(Writer { schedule, flush, hold, flush_every: flush_every.max(1) });
+    }
+
+    /// Writing is paused: frames queued are held (and reported to `hold`), not flushed.
+    #[getter]
+    fn write_paused(&self) -> bool {
+        self.queue.write_paused
+    }
+
+    #[setter]
+    fn set_write_paused(&mut self, paused: bool) {
+        self.queue.write_paused = paused;
+    }
+
+    /// A flush is scheduled for this loop turn (the transport's flush clears it).
+    #[getter]
+    fn flush_scheduled(&self) -> bool {
+        self.queue.flush_scheduled
+    }
+
+    #[setter]
+    fn set_flush_scheduled(&mut self, scheduled: bool) {
+        self.queue.flush_scheduled = scheduled;
+    }
+
+    /// Queues the masked frame carrying the Phoenix frame of these fields (binary for a
+    /// bytes payload), then does what the writer asks (see `set_writer`): the whole of a
+    /// transport's send, in one call per push.
+    #[pyo3(signature = (join_ref, r#ref, topic, event, payload))]
+    fn queue_fields(
+        slf: &Bound<'_, Self>,
+        join_ref: Option<&str>,
+        r#ref: Option<&str>,
+        topic: &str,
+        event: &str,
+        payload: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let h = Header { join_ref, ref_: r#ref, topic, event };
+        let reaction = slf.borrow_mut().queue_encoded(py, &h, payload)?;
+        match reaction {
+            Reaction::Nothing => Ok(()),
+            Reaction::Call(callback) => callback.call0(py).map(drop),
+            Reaction::Hold(hold, size) => hold.call1(py, (size,)).map(drop),
+        }
+    }
+
+    /// Queues a frame made elsewhere (a custom encoder's, a close); returns how many frames
+    /// are queued. The caller flushes.
+    fn queue_frame(&mut self, frame: &[u8]) -> usize {
+        self.queue.bytes.extend_from_slice(frame);
+        self.queue.frames += 1;
+        self.queue.frames
+    }
+
+    /// `(frames, data)` of everything queued, and the queue emptied; None when empty.
+    fn take_queued<'py>(&mut self, py: Python<'py>) -> Option<(usize, Bound<'py, PyBytes>)> {
+        let queue = &mut self.queue;
+        if queue.frames == 0 {
+            return None;
+        }
+        let data = PyBytes::new(py, &queue.bytes);
+        let frames = std::mem::take(&mut queue.frames);
+        queue.bytes.clear();
+        if queue.bytes.capacity() > QUEUE_KEPT {
+            queue.bytes = Vec::new();
+        }
+        Some((frames, data))
+    }
+
+    /// Drops everything queued.
+    fn clear_queued(&mut self) {
+        self.queue.bytes = Vec::new();
+        self.queue.frames = 0;
+    }
+
+    /// Bytes queued and not yet taken.
+    #[getter]
+    fn queued_size(&self) -> usize {
+        self.queue.bytes.len()
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(codec) = &self.codec {
+            visit.call(codec)?;
+        }
+        if let Some(writer) = &self.queue.writer {
+            visit.call(&writer.schedule)?;
+            visit.call(&writer.flush)?;
+            visit.call(&writer.hold)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.queue.writer = None;
     }
 
     /// The HTTP upgrade request (a fresh key is part of it).

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from phoenix_fast import Socket
+from phoenix_fast import ReferenceSerializer, Socket
 from phoenix_fast.errors import BufferFull
 from phoenix_fast.testing import FaultProxy, wait_for
 from phoenix_fast.testing.waiting import scaled
@@ -27,8 +27,17 @@ def _rss() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-async def _stalled_channel(proxy: FaultProxy, max_buffer: int) -> tuple[Socket, object]:
-    socket = Socket(proxy.url_for("/socket"), max_buffer=max_buffer, heartbeat_interval=None)
+async def _stalled_channel(
+    proxy: FaultProxy, max_buffer: int, *, custom_encoder: bool = False
+) -> tuple[Socket, object]:
+    # the default serializer queues frames natively; a custom encoder's go through Python
+    codec: dict[str, object] = {}
+    if custom_encoder:
+        serializer = ReferenceSerializer("2.0.0")
+        codec = {"encode": serializer.encode, "decode": serializer.decode}
+    socket = Socket(
+        proxy.url_for("/socket"), max_buffer=max_buffer, heartbeat_interval=None, **codec
+    )
     await socket.connect()
     channel = socket.channel("echo:stalled")
     await channel.join()
@@ -69,8 +78,11 @@ async def test_pushing_1_gib_to_a_server_that_stopped_reading_keeps_rss_bounded(
     await socket.disconnect()
 
 
-async def test_drain_waits_until_the_server_reads_again(proxy: FaultProxy) -> None:
-    socket, channel = await _stalled_channel(proxy, 256 * 1024)
+@pytest.mark.parametrize("custom_encoder", [False, True], ids=["native", "custom-encoder"])
+async def test_drain_waits_until_the_server_reads_again(
+    proxy: FaultProxy, custom_encoder: bool
+) -> None:
+    socket, channel = await _stalled_channel(proxy, 256 * 1024, custom_encoder=custom_encoder)
     payload = {"data": "y" * 65536}
     with pytest.raises(BufferFull, match="drain"):
         for _ in range(10_000):

@@ -100,6 +100,22 @@ async def test_a_long_burst_is_written_in_chunks_of_flush_every_frames() -> None
         await socket.disconnect()
 
 
+async def test_frames_due_while_writing_is_paused_wait_for_resume_writing() -> None:
+    peer = Collector()
+    async with RawServer(peer.collect) as server:
+        socket = await peer.connect(server.url)
+        transport: Any = socket._conn.transport  # type: ignore[union-attr]
+        socket._sender.push(socket_message(socket))  # queued; its flush is due this turn
+        transport.pause_writing()  # as asyncio does when its buffer is past high water
+        socket._sender.push(socket_message(socket))  # held
+        await asyncio.sleep(0.05)
+        assert peer.frames == [] and transport.buffered_amount > 0
+        transport.resume_writing()
+        await wait_for(lambda: len(peer.frames) == 2)
+        assert len(peer.writes) == 1 and transport.buffered_amount == 0
+        await socket.disconnect()
+
+
 async def test_a_heartbeat_timeout_sends_a_last_close_frame_and_reconnects_at_once() -> None:
     peer = Collector()
     async with RawServer(peer.collect) as server:
