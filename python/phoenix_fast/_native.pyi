@@ -53,20 +53,14 @@ class WsClient:
     def frame_binary(self, data: bytes) -> bytes: ...
     def frame_ping(self, data: bytes = ...) -> bytes: ...
     def frame_close(self, code: int = 1000, reason: str = "") -> bytes: ...
-    def set_writer(
-        self,
-        schedule: Callable[[], object],
-        flush: Callable[[], object],
-        hold: Callable[[int], object],
-        flush_every: int,
-    ) -> None:
-        """Connects ``queue_fields`` to its transport: ``schedule()`` at the first frame of a
-        loop turn, ``flush()`` at ``flush_every`` frames, ``hold(size)`` for each frame queued
-        while ``write_paused``."""
+    def set_writer(self, transport: object, flush_every: int) -> None:
+        """Connects ``queue_fields`` to its transport: ``transport._flush_soon()`` at the
+        first frame of a loop turn, ``transport._flush()`` at ``flush_every`` frames,
+        ``transport._hold(size)`` for each frame queued while ``write_paused``."""
     def queue_fields(
         self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any
     ) -> None:
-        """Queues the masked frame of these fields, then does what ``set_writer`` asked."""
+        """Queues the masked frame of these fields, then does what ``set_writer`` says."""
     def queue_frame(self, frame: bytes) -> int:
         """Queues a ready frame; returns how many frames are queued (the caller flushes)."""
     def take_queued(self) -> tuple[int, bytes] | None:
@@ -77,7 +71,7 @@ class WsClient:
     def queued_size(self) -> int:
         """Bytes queued and not yet taken."""
     write_paused: bool
-    """Writing is paused: frames queued by ``queue_fields`` are held and reported to ``hold``."""
+    """Writing is paused: frames queued by ``queue_fields`` are held and reported to ``_hold``."""
     flush_scheduled: bool
     """A flush is scheduled for this loop turn (the transport's flush clears it)."""
 

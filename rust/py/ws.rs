@@ -4,6 +4,7 @@
 //! Phoenix frame, returning `Message`s in order, with a single call of the payload decoder.
 
 use pyo3::gc::PyVisit;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 use pyo3::PyTraverseError;
@@ -29,13 +30,14 @@ impl SendQueue {
         let Some(writer) = self.writer.as_ref() else {
             return Reaction::Nothing;
         };
+        let transport = || writer.transport.clone_ref(py);
         if self.write_paused {
-            Reaction::Hold(writer.hold.clone_ref(py), size)
+            Reaction::Hold(transport(), size)
         } else if self.frames >= writer.flush_every {
-            Reaction::Call(writer.flush.clone_ref(py))
+            Reaction::Call(transport(), intern!(py, "_flush").clone().unbind())
         } else if !self.flush_scheduled {
             self.flush_scheduled = true;
-            Reaction::Call(writer.schedule.clone_ref(py))
+            Reaction::Call(transport(), intern!(py, "_flush_soon").clone().unbind())
         } else {
             Reaction::Nothing
         }
@@ -83,13 +85,13 @@ struct SendQueue {
     flush_scheduled: bool,
 }
 
-/// The transport's side of `queue_fields`: the frame goes out with the next `flush`, called
-/// by `schedule` at the end of the loop turn or at once past `flush_every` frames; while
-/// writing is paused, `hold` hears of the frame's size instead.
+/// The transport's side of `queue_fields`: the frame goes out with its next `_flush()`,
+/// called from `_flush_soon()` at the end of the loop turn or at once past `flush_every`
+/// frames; while writing is paused, `_hold(size)` hears of the frame instead. One reference
+/// to the transport, its methods looked up when called (about once per 30 pushes): a bound
+/// method or two kept per connection would cost every socket their memory.
 struct Writer {
-    schedule: Py<PyAny>,
-    flush: Py<PyAny>,
-    hold: Py<PyAny>,
+    transport: Py<PyAny>,
     flush_every: usize,
 }
 
@@ -97,7 +99,7 @@ struct Writer {
 /// (the transport's flush calls back into the client).
 enum Reaction {
     Nothing,
-    Call(Py<PyAny>),
+    Call(Py<PyAny>, Py<PyString>),
     Hold(Py<PyAny>, usize),
 }
 
@@ -215,12 +217,12 @@ impl WsClient {
         })
     }
 
-    /// Connects `queue_fields` to its transport: `schedule()` when the first frame of a loop
-    /// turn is queued, `flush()` when `flush_every` frames are, and `hold(size)` for each
-    /// frame queued while `write_paused`.
-    #[pyo3(signature = (schedule, flush, hold, flush_every))]
-    fn set_writer(&mut self, schedule: Py<PyAny>, flush: Py<PyAny>, hold: Py<PyAny>, flush_every: usize) {
-        self.queue.writer = Some(Writer { schedule, flush, hold, flush_every: flush_every.max(1) });
+    /// Connects `queue_fields` to its transport: `transport._flush_soon()` when the first
+    /// frame of a loop turn is queued, `transport._flush()` when `flush_every` frames are, and
+    /// `transport._hold(size)` for each frame queued while `write_paused`.
+    #[pyo3(signature = (transport, flush_every))]
+    fn set_writer(&mut self, transport: Py<PyAny>, flush_every: usize) {
+        self.queue.writer = Some(Writer { transport, flush_every: flush_every.max(1) });
     }
 
     /// Writing is paused: frames queued are held (and reported to `hold`), not flushed.
@@ -262,8 +264,10 @@ impl WsClient {
         let reaction = slf.borrow_mut().queue_encoded(py, &h, payload)?;
         match reaction {
             Reaction::Nothing => Ok(()),
-            Reaction::Call(callback) => callback.call0(py).map(drop),
-            Reaction::Hold(hold, size) => hold.call1(py, (size,)).map(drop),
+            Reaction::Call(transport, method) => transport.call_method0(py, method).map(drop),
+            Reaction::Hold(transport, size) => {
+                transport.call_method1(py, intern!(py, "_hold"), (size,)).map(drop)
+            }
         }
     }
 
@@ -307,9 +311,7 @@ impl WsClient {
             visit.call(codec)?;
         }
         if let Some(writer) = &self.queue.writer {
-            visit.call(&writer.schedule)?;
-            visit.call(&writer.flush)?;
-            visit.call(&writer.hold)?;
+            visit.call(&writer.transport)?;
         }
         Ok(())
     }

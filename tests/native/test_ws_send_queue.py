@@ -44,24 +44,24 @@ class Writer:
         self.calls: list[Any] = []
         self.written: list[bytes] = []
 
-    def schedule(self) -> None:
+    def _flush_soon(self) -> None:
         self.calls.append("schedule")
 
-    def flush(self) -> None:
+    def _flush(self) -> None:
         self.calls.append("flush")
         self.client.flush_scheduled = False
         taken = self.client.take_queued()
         if taken is not None:
             self.written.append(taken[1])
 
-    def hold(self, size: int) -> None:
+    def _hold(self, size: int) -> None:
         self.calls.append(("hold", size))
 
 
 def writer_for(flush_every: int = 3) -> tuple[_native.WsClient, Writer]:
     client = _native.WsClient(CODEC)
     writer = Writer(client)
-    client.set_writer(writer.schedule, writer.flush, writer.hold, flush_every)
+    client.set_writer(writer, flush_every)
     return client, writer
 
 
@@ -136,10 +136,11 @@ def test_a_payload_that_cannot_be_encoded_queues_nothing() -> None:
 def test_an_error_in_the_transport_reaches_the_caller() -> None:
     client = _native.WsClient(CODEC)
 
-    def fail() -> None:
-        raise RuntimeError("the loop is closed")
+    class Closed:
+        def _flush_soon(self) -> None:
+            raise RuntimeError("the loop is closed")
 
-    client.set_writer(fail, fail, fail, 32)
+    client.set_writer(Closed(), 32)
     with pytest.raises(RuntimeError, match="the loop is closed"):
         client.queue_fields("1", "1", "t", "e", {})
     assert client.take_queued() is not None  # the frame itself was queued
@@ -157,11 +158,7 @@ def test_a_client_and_its_writer_in_a_cycle_are_collected() -> None:
     class Transport:
         def __init__(self) -> None:
             self.client = _native.WsClient(CODEC)
-            self.client.set_writer(self.flush, self.flush, self.hold, 32)
-
-        def flush(self) -> None: ...
-
-        def hold(self, size: int) -> None: ...
+            self.client.set_writer(self, 32)
 
         def __del__(self) -> None:
             freed.append(True)
