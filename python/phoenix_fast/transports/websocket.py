@@ -1,11 +1,13 @@
 """The WebSocket transport: an ``asyncio.Protocol`` over ``loop.create_connection``.
 
 RFC 6455 framing and the Phoenix decoding are done in one pass by the native ``WsClient``:
-one native call per network read turns the bytes into decoded messages. Frames sent in the
-same loop iteration are coalesced into a few ``transport.write`` calls (see ``FLUSH_EVERY``).
+one native call per network read turns the bytes into decoded messages, and one per push
+encodes, frames and queues it (``queue_fields``). Frames sent in the same loop iteration
+wait in the client's send queue and are coalesced into a few ``transport.write`` calls (see
+``FLUSH_EVERY``).
 
 Flow control: while asyncio says the socket's write buffer is past its high-water mark
-(``pause_writing``), frames are held here instead of being written, and once the held bytes
+(``pause_writing``), frames are held in the queue instead of being written, and once the held bytes
 and the write buffer reach ``max_buffer`` the transport sets ``write_blocked`` (the socket
 then refuses pushes). ``resume_writing`` writes what was held and lifts the block.
 
