@@ -172,7 +172,8 @@ class Router:
                                             and not push._done
                                         ):
                                             # Push._resolve's usual case (an awaited
-                                            # push's ok reply) written out
+                                            # push's ok reply) written out (callgrind,
+                                            # S4: -917 instructions a round trip)
                                             push._received = ("ok", response)
                                             push._conn = None
                                             push._done, push._value = True, response
