@@ -61,8 +61,10 @@ class WsClient:
         self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any
     ) -> None:
         """Queues the masked frame of these fields, then does what ``set_writer`` says."""
-    def queue_frame(self, frame: bytes) -> int:
-        """Queues a ready frame; returns how many frames are queued (the caller flushes)."""
+    def queue_frame(self, frame: bytes) -> None:
+        """Queues a ready frame, then does what ``set_writer`` says."""
+    def queue_control(self, frame: bytes) -> None:
+        """Queues a frame the caller flushes at once, even while writing is paused."""
     def take_queued(self) -> tuple[int, bytes] | None:
         """``(frames, data)`` of everything queued, emptying the queue; None when empty."""
     def clear_queued(self) -> None:

@@ -103,6 +103,18 @@ enum Reaction {
     Hold(Py<PyAny>, usize),
 }
 
+impl Reaction {
+    fn run(self, py: Python<'_>) -> PyResult<()> {
+        match self {
+            Reaction::Nothing => Ok(()),
+            Reaction::Call(transport, method) => transport.call_method0(py, method).map(drop),
+            Reaction::Hold(transport, size) => {
+                transport.call_method1(py, intern!(py, "_hold"), (size,)).map(drop)
+            }
+        }
+    }
+}
+
 impl WsClient {
     /// Parses frames and decodes messages from `data` into a list.
     fn feed_frames<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
@@ -262,21 +274,28 @@ impl WsClient {
         let py = slf.py();
         let h = Header { join_ref, ref_: r#ref, topic, event };
         let reaction = slf.borrow_mut().queue_encoded(py, &h, payload)?;
-        match reaction {
-            Reaction::Nothing => Ok(()),
-            Reaction::Call(transport, method) => transport.call_method0(py, method).map(drop),
-            Reaction::Hold(transport, size) => {
-                transport.call_method1(py, intern!(py, "_hold"), (size,)).map(drop)
-            }
-        }
+        reaction.run(py)
     }
 
-    /// Queues a frame made elsewhere (a custom encoder's, a close); returns how many frames
-    /// are queued. The caller flushes.
-    fn queue_frame(&mut self, frame: &[u8]) -> usize {
+    /// Queues a frame made elsewhere (a custom encoder's), then does what the writer asks,
+    /// as `queue_fields` does.
+    fn queue_frame(slf: &Bound<'_, Self>, frame: &[u8]) -> PyResult<()> {
+        let py = slf.py();
+        let reaction = {
+            let mut client = slf.borrow_mut();
+            let queue = &mut client.queue;
+            queue.bytes.extend_from_slice(frame);
+            queue.frames += 1;
+            queue.reaction(py, frame.len())
+        };
+        reaction.run(py)
+    }
+
+    /// Queues a frame the caller flushes at once, even while writing is paused (a close, a
+    /// pong): nothing is scheduled or held for it.
+    fn queue_control(&mut self, frame: &[u8]) {
         self.queue.bytes.extend_from_slice(frame);
         self.queue.frames += 1;
-        self.queue.frames
     }
 
     /// `(frames, data)` of everything queued, and the queue emptied; None when empty.

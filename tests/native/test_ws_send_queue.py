@@ -1,4 +1,5 @@
-"""The native client's send queue: ``queue_fields``, ``queue_frame`` and ``take_queued``, and
+"""The native client's send queue: ``queue_fields``, ``queue_frame``, ``queue_control`` and
+``take_queued``, and
 what a queued frame sets off in its transport (``set_writer``), without a network."""
 
 from __future__ import annotations
@@ -83,10 +84,11 @@ def test_queued_fields_are_the_frames_encode_makes() -> None:
 
 def test_ready_frames_and_encoded_fields_keep_their_order() -> None:
     client = _native.WsClient(CODEC)
-    assert client.queue_frame(client.frame_text("first")) == 1
+    client.queue_frame(client.frame_text("first"))
     client.queue_fields(None, "7", "phoenix", "heartbeat", {})
-    assert client.queue_frame(client.frame_close(1000, "bye")) == 3
-    _, data = client.take_queued() or (0, b"")
+    client.queue_control(client.frame_close(1000, "bye"))
+    frames, data = client.take_queued() or (0, b"")
+    assert frames == 3
     texts = [payload for _, payload in unmask_all(data)]
     assert texts[0] == b"first"
     assert texts[1] == b'[null,"7","phoenix","heartbeat",{}]'
@@ -107,6 +109,23 @@ def test_the_first_frame_of_a_turn_schedules_a_flush_and_a_full_chunk_flushes() 
     assert len(unmask_all(writer.written[0])) == 3
     client.queue_fields("1", "4", "t", "e", {})  # a new turn's first frame
     assert writer.calls == ["schedule", "flush", "schedule"]
+
+
+def test_ready_frames_follow_the_writer_and_control_frames_do_not() -> None:
+    client, writer = writer_for(flush_every=3)
+    client.queue_control(client.frame_ping())  # its caller flushes: nothing asked
+    assert writer.calls == []
+    client.queue_frame(client.frame_text("a"))
+    assert writer.calls == ["schedule"]
+    client.queue_frame(client.frame_text("b"))  # 3 queued: flushed
+    assert writer.calls == ["schedule", "flush"]
+    assert len(unmask_all(writer.written[0])) == 3
+    client.write_paused = True
+    frame = client.frame_text("held")
+    client.queue_frame(frame)
+    client.queue_control(client.frame_close(1000, ""))  # never held nor counted
+    assert writer.calls[-1] == ("hold", len(frame))
+    assert len(writer.calls) == 3
 
 
 def test_frames_queued_while_writing_is_paused_are_held() -> None:

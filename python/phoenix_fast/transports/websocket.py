@@ -69,16 +69,17 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         self._handler = handler
         self.ready_state = _CONNECTING
         self._loop = asyncio.get_running_loop()
-        #: frames waiting for the network are queued in the client (``queue_frame``)
+        #: frames waiting for the network are queued in the client
         self._client = client = _native.WsClient(
             options.codec, options.max_message_size, compress=options.compress
         )
+        # the client schedules or makes the flush of what it queues (or holds it while
+        # writing is paused): the transport's flush policy, in one place
+        client.set_writer(self, FLUSH_EVERY)
         if options.codec is not None:
             # With the default serializer a push is sent by one native call, which encodes,
-            # frames and queues it, then schedules or makes the flush (or holds the frame
-            # while writing is paused): what send_fields does, without a Python frame per
-            # push (callgrind, S4: 34,306 -> 32,737 instructions a round trip).
-            client.set_writer(self, FLUSH_EVERY)
+            # frames and queues it: no Python frame per push (callgrind, S4: 34,306 ->
+            # 32,737 instructions a round trip).
             self.send_fields = client.queue_fields  # type: ignore[method-assign]
         self._transport: asyncio.Transport | None = None
         self._paused = False
@@ -137,14 +138,14 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         if self._options.codec is not None:
             self.send_fields(*message)
         else:
-            self._queue(self._frame_custom(message))
+            self._client.queue_frame(self._frame_custom(message))
 
     def send_fields(
         self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any
     ) -> None:
         # with the default serializer, the native client's queue_fields stands in for this
         # (set in __init__)
-        self._queue(self._frame_custom(Message(join_ref, ref, topic, event, payload)))
+        self._client.queue_frame(self._frame_custom(Message(join_ref, ref, topic, event, payload)))
 
     def _frame_custom(self, message: Message) -> bytes:
         """A WebSocket frame of what the user's ``encode`` makes of ``message``."""
@@ -158,17 +159,6 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         ``queue_fields``, at the first frame it queues in a turn)."""
         self._loop.call_soon(self._flush)
 
-    def _queue(self, frame: bytes) -> None:
-        client = self._client
-        queued = client.queue_frame(frame)
-        if self._write_paused:
-            self._hold(len(frame))
-        elif queued >= FLUSH_EVERY:
-            self._flush()
-        elif not client.flush_scheduled:
-            client.flush_scheduled = True
-            self._loop.call_soon(self._flush)
-
     def close(self, code: int | None = None, reason: str = "") -> None:
         if self.ready_state is _CLOSING or self.ready_state is _CLOSED:
             return
@@ -180,7 +170,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
             return
         self.ready_state = _CLOSING
         self.resume_reading()  # the server's close frame must be read
-        self._client.queue_frame(self._client.frame_close(code or WS_CLOSE_NORMAL, reason))
+        self._client.queue_control(self._client.frame_close(code or WS_CLOSE_NORMAL, reason))
         self._flush(force=True)
         self._close_sent = True
         self._set_timer(CLOSE_TIMEOUT, self._abort)
@@ -190,7 +180,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
             return
         if code is not None and self.ready_state is _OPEN and self._transport is not None:
             # a last word for a peer that may be alive after all: written now, not awaited
-            self._client.queue_frame(self._client.frame_close(code, reason))
+            self._client.queue_control(self._client.frame_close(code, reason))
             self._flush(force=True)
             self._close_sent = True
         self._drop()
@@ -265,7 +255,7 @@ class WebSocketTransport(Transport, asyncio.Protocol):
         outgoing = self._client.take_outgoing()
         if outgoing:
             # control frames (pongs, the close echo) go out even while writing is paused
-            self._client.queue_frame(outgoing)
+            self._client.queue_control(outgoing)
             self._flush(force=True)
             # with the server's close echoed, nothing may follow (RFC 6455 5.5.1), not even
             # frames that this read's messages make the bindings send below
