@@ -25,49 +25,39 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import uvloop
 
-from phoenix_fast import _native
-from phoenix_fast.serializers.native import default_codec
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scenarios
+from bare import BareWebSocket
 
 WINDOW = 100
 #: Frames written together at most (phoenix_fast's ``FLUSH_EVERY``); ``--flush-every``.
 FLUSH_EVERY = 32
 
 
-class BarePushes(asyncio.Protocol):
+class BarePushes(BareWebSocket):
     """One socket: upgrade, join, then pushes whose replies settle futures by ref."""
 
     def __init__(self, host: str, opened: asyncio.Future[None], flush_every: int) -> None:
-        self._client = _native.WsClient(default_codec(2), 1 << 20)
-        self._host = host
+        super().__init__(host)
         self._opened = opened
-        self._open = False
-        self._transport: asyncio.Transport | None = None
         self._loop = asyncio.get_running_loop()
         self._out: list[bytes] = []
         self._flush_scheduled = False
         self._flush_every = flush_every
         self._waiting: dict[str, asyncio.Future[Any]] = {}
         self._ref = 0
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
-        request = self._client.handshake_request(self._host, "/socket/websocket?vsn=2.0.0", [], [])
-        self._transport.write(request)  # type: ignore[union-attr]
 
     def push(self, topic: str, event: str, payload: Any) -> asyncio.Future[Any]:
         """Sends a frame and returns the future its reply settles."""
@@ -90,15 +80,10 @@ class BarePushes(asyncio.Protocol):
             self._transport.write(b"".join(self._out))
             self._out.clear()
 
-    def data_received(self, data: bytes) -> None:
-        if self._open:
-            items = self._client.feed(data)
-        else:
-            items = self._client.receive_handshake(data)
-            if items is None:
-                return
-            self._open = True
-            self._opened.set_result(None)
+    def on_open(self) -> None:
+        self._opened.set_result(None)
+
+    def on_messages(self, items: list[Any]) -> None:
         waiting = self._waiting
         for _join_ref, ref, _topic, event, payload in items:
             if event == "phx_reply":
@@ -123,20 +108,8 @@ async def bare_s4(url: str, pushes: int, flush_every: int) -> dict[str, float]:
     )
     await opened
     await proto.push(topic, "phx_join", {})
-    latencies: list[float] = []
-    sent = 0
-    body = {"body": "x" * 64}
-
-    async def worker() -> None:
-        nonlocal sent
-        while sent < pushes:
-            sent += 1
-            t = time.perf_counter()
-            await proto.push(topic, "ping", body)
-            latencies.append((time.perf_counter() - t) * 1000)
-
     clock = scenarios.Clock()
-    await asyncio.gather(*(worker() for _ in range(WINDOW)))
+    latencies = await scenarios.closed_loop(functools.partial(proto.push, topic), pushes, WINDOW)
     seconds, cpu = clock.stop(pushes)
     transport.close()
     return {

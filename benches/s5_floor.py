@@ -35,39 +35,24 @@ from urllib.parse import urlsplit
 
 import uvloop
 
-from phoenix_fast import _native
-from phoenix_fast.serializers.native import default_codec
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scenarios
+from bare import BareWebSocket
 
 
-class BareJoin(asyncio.Protocol):
+class BareJoin(BareWebSocket):
     """One socket: upgrade, join ``topic``, and settle ``done`` at the join's reply."""
 
     def __init__(self, host: str, topic: str, done: asyncio.Future[None]) -> None:
-        self._client = _native.WsClient(default_codec(2), 1 << 20)
-        self._host = host
+        super().__init__(host)
         self._topic = topic
         self._done = done
-        self._open = False
-        self._transport: asyncio.Transport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
-        request = self._client.handshake_request(self._host, "/socket/websocket?vsn=2.0.0", [], [])
-        self._transport.write(request)  # type: ignore[union-attr]
+    def on_open(self) -> None:
+        join = self._client.encode("1", "1", self._topic, "phx_join", {})
+        self._transport.write(join)  # type: ignore[union-attr]
 
-    def data_received(self, data: bytes) -> None:
-        if self._open:
-            items = self._client.feed(data)
-        else:
-            items = self._client.receive_handshake(data)
-            if items is None:
-                return
-            self._open = True
-            join = self._client.encode("1", "1", self._topic, "phx_join", {})
-            self._transport.write(join)  # type: ignore[union-attr]
+    def on_messages(self, items: list[Any]) -> None:
         if any(item[3] == "phx_reply" for item in items) and not self._done.done():
             self._done.set_result(None)
 

@@ -217,11 +217,11 @@ async def s2s3(url: str, scale: float) -> dict[str, Any]:
     }
 
 
-async def s4(url: str, scale: float) -> dict[str, Any]:
-    n, window = round(20_000 * scale), 100
-    socket = await connect(url)
-    channel = socket.channel(f"echo:{RUN}-s4")
-    await channel.join()
+async def closed_loop(
+    push: Callable[[str, Any], Awaitable[Any]], n: int, window: int
+) -> list[float]:
+    """``n`` awaited ``push("ping", ...)`` calls of a 64-byte body, at most ``window`` in
+    flight (S4's load, shared with ``s4_floor.py``); the latency of each, in milliseconds."""
     latencies: list[float] = []
     sent = 0
     body = {"body": "x" * 64}
@@ -231,11 +231,20 @@ async def s4(url: str, scale: float) -> dict[str, Any]:
         while sent < n:
             sent += 1
             t = time.perf_counter()
-            await channel.push("ping", body)
+            await push("ping", body)
             latencies.append((time.perf_counter() - t) * 1000)
 
-    clock = Clock()
     await asyncio.gather(*(worker() for _ in range(window)))
+    return latencies
+
+
+async def s4(url: str, scale: float) -> dict[str, Any]:
+    n, window = round(20_000 * scale), 100
+    socket = await connect(url)
+    channel = socket.channel(f"echo:{RUN}-s4")
+    await channel.join()
+    clock = Clock()
+    latencies = await closed_loop(channel.push, n, window)
     seconds, cpu = clock.stop(n)
     await socket.disconnect()
     return {
