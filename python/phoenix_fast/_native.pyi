@@ -204,3 +204,31 @@ class TimerWheel:
         """Removes and returns every item, in insertion order."""
     def __len__(self) -> int: ...
     def __contains__(self, key: object, /) -> bool: ...
+
+@final
+class PushLane:
+    """The two halves of an everyday push, native: filed and framed, and settled by its reply.
+
+    Works on the slots of one ``Push`` class directly; refuses a class whose slots it does
+    not know."""
+
+    def __new__(cls, push_class: type, error_cls: object) -> PushLane:
+        """Raises TypeError when ``push_class``'s slots are not the lane's."""
+    def send_new(
+        self,
+        pending: Pending,
+        channel: Any,
+        event: str,
+        payload: Any,
+        timeout: float,
+        deadline: float,
+        conn: object,
+        send_fields: Callable[[str | None, str, str, str, Any], None],
+        join_ref: str | None,
+        topic: str,
+    ) -> Any:
+        """A new push, pending until ``deadline`` and sent with ``send_fields``."""
+    def settle(
+        self, pending: Pending, ref: str, payload: Any, channel: Any
+    ) -> tuple[Any, str] | None:
+        """The push a reply to ``ref`` answers, resolved: ``(push, status)``, or None."""

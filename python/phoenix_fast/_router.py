@@ -17,6 +17,7 @@ from phoenix_fast._constants import CHANNEL_INTERNAL_EVENTS, EVENT_REPLY
 from phoenix_fast._logging import SocketLog
 from phoenix_fast._states import SocketState
 from phoenix_fast.message import Message
+from phoenix_fast.push import LANE
 from phoenix_fast.transports.base import NotAMessage
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ class Router:
         callbacks = self._callbacks
         message_callbacks = callbacks.message
         pending = self._pending
+        settle = LANE.settle
         self.messages_in += len(items)
         for message in items:
             # messages behind a close (ours, or a replacement) are dropped, as browsers do
@@ -159,38 +161,14 @@ class Router:
                             ):
                                 # a reply, the other half of every awaited push: what
                                 # channel._trigger and _internal do, written out (two calls
-                                # fewer per reply)
-                                push = pending.resolve(ref)
-                                if push is not None:
-                                    if push.channel is channel:
-                                        status = payload.get("status")
-                                        response = payload.get("response")
-                                        if (
-                                            status == "ok"
-                                            and not push._hooks
-                                            and push._on_outcome is None
-                                            and not push._done
-                                        ):
-                                            # Push._resolve's usual case (an awaited
-                                            # push's ok reply) written out (callgrind,
-                                            # S4: -917 instructions a round trip)
-                                            push._received = ("ok", response)
-                                            push._conn = None
-                                            push._done, push._value = True, response
-                                            waiters = push._waiters
-                                            if type(waiters) is list:
-                                                push._wake()
-                                            elif waiters is not None:
-                                                push._waiters = None
-                                                if not waiters.done():  # else cancelled
-                                                    waiters.set_result(response)
-                                        else:
-                                            status = str(status)
-                                            push._resolve(status, response)
-                                        if channel.socket._push_observer is not None:
-                                            channel.socket._observe_push(push, status)
-                                    else:  # another channel's push: not this one's to take
-                                        pending.add(ref, push, push._deadline)
+                                # fewer per reply), the push settled by the native lane
+                                # (callgrind, S4: see CHANGELOG, session 7)
+                                settled = settle(pending, ref, payload, channel)
+                                if (
+                                    settled is not None
+                                    and channel.socket._push_observer is not None
+                                ):
+                                    channel.socket._observe_push(*settled)
                                 bindings = channel._bindings.get(event)
                                 if bindings:
                                     callbacks.run_bindings(

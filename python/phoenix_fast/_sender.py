@@ -9,13 +9,14 @@ from phoenix_fast._constants import EVENT_JOIN, EVENT_LEAVE
 from phoenix_fast._deadlines import Deadlines
 from phoenix_fast._logging import SocketLog
 from phoenix_fast._states import ChannelState, SocketState
+from phoenix_fast._types import Payload
 from phoenix_fast.errors import BufferFull
 from phoenix_fast.message import Message
+from phoenix_fast.push import LANE, Push
 
 if TYPE_CHECKING:
     from phoenix_fast._connection import Connection
     from phoenix_fast.channel import Channel
-    from phoenix_fast.push import Push
     from phoenix_fast.transports.base import Transport
 
 __all__ = ["Sender"]
@@ -54,10 +55,12 @@ class Sender:
         #: (message, channel, push) waiting for the connection to open
         self.buffer: list[tuple[Message, Channel | None, Push | None]] = []
 
-    def send_new_push(self, push: Push) -> bool:
-        """Sends a joined channel's new push over the open connection: the path of every
-        ``channel.push``, written out here. False (and nothing done) when the connection
-        is not open; the channel then buffers the push.
+    def send_new(
+        self, channel: Channel, event: str, payload: Payload, timeout: float
+    ) -> Push | None:
+        """A joined channel's new push, sent over the open connection: the path of every
+        ``channel.push``. None (and nothing done) when the connection is not open; the
+        channel then buffers a push of its own.
 
         Raises:
             BufferFull: the connection holds ``max_buffer`` bytes already.
@@ -65,38 +68,36 @@ class Sender:
         """
         conn = self._socket._conn
         if conn is None:
-            return False
+            return None
         transport = conn.transport
         if transport is None or transport.ready_state is not _OPEN:
-            return False
+            return None
         if transport.write_blocked:
             raise _buffer_full(transport)
         if self._log.enabled:
-            self.send_push(push)
-            return True
-        # Deadlines.track written out for a push never sent before (one call fewer per push);
-        # an open connection was opened on this loop: no need for BoundLoop.get()'s checks
+            traced = Push(channel, event, payload, timeout)
+            self.send_push(traced)
+            return traced
+        # Push(), Deadlines.track and the send in one native call (callgrind, S4: see
+        # CHANGELOG, session 7); an open connection was opened on this loop, so no need for
+        # BoundLoop.get()'s checks
         deadlines = self._deadlines
-        deadline = push._deadline = self._loop.loop.time() + push.timeout  # type: ignore[union-attr]
-        ref = push.ref = deadlines.pending.add_next(push, deadline)
+        deadline = self._loop.loop.time() + timeout  # type: ignore[union-attr]
+        push: Push = LANE.send_new(
+            deadlines.pending,
+            channel,
+            event,
+            payload,
+            timeout,
+            deadline,
+            conn,
+            transport.send_fields,
+            channel._join_push.ref,
+            channel.topic,
+        )
         if deadlines.at is None or deadline < deadlines.at:
             deadlines.arm(deadline)
-        push.sent = True
-        channel = push.channel
-        payload = push._payload
-        try:
-            transport.send_fields(
-                channel._join_push.ref,
-                ref,
-                channel.topic,
-                push.event,
-                payload() if callable(payload) else payload,
-            )
-        except Exception:
-            self._deadlines.pending.resolve(ref)
-            raise
-        push._conn = conn
-        return True
+        return push
 
     def send_push(self, push: Push) -> None:
         """Sends a channel's push with a fresh ref and starts its timeout (``Push.send``):

@@ -29,7 +29,7 @@ from phoenix_fast.errors import (
 from phoenix_fast.message import Message
 from phoenix_fast.protocol import channel as machine
 from phoenix_fast.protocol.channel import ChannelStep, Do
-from phoenix_fast.push import Push
+from phoenix_fast.push import LANE, Push
 from phoenix_fast.timer import Timer
 
 if TYPE_CHECKING:
@@ -209,17 +209,19 @@ class Channel:
         socket = self.socket
         if socket._loop.thread != get_ident():  # BoundLoop.check_thread's test, in place
             socket._loop.check_thread()
-        push = Push(
-            self,
-            event,
-            {} if payload is None else payload,
-            self.timeout if timeout is None else timeout,
-        )
-        if self._state is not _JOINED or not socket._sender.send_new_push(push):
-            push._start_timeout()
-            if self._push_buffer is _NO_PUSHES:
-                self._push_buffer = {}
-            self._push_buffer[push] = None
+        if payload is None:
+            payload = {}
+        if timeout is None:
+            timeout = self.timeout
+        if self._state is _JOINED:
+            sent = socket._sender.send_new(self, event, payload, timeout)
+            if sent is not None:
+                return sent
+        push = Push(self, event, payload, timeout)
+        push._start_timeout()
+        if self._push_buffer is _NO_PUSHES:
+            self._push_buffer = {}
+        self._push_buffer[push] = None
         return push
 
     # -- bindings ----------------------------------------------------------------------
@@ -363,17 +365,11 @@ class Channel:
     def _internal(self, event: str, payload: Any, ref: str | None) -> None:
         if event == EVENT_REPLY:
             if ref is not None and isinstance(payload, dict):
+                # a reply to another channel's push stays pending: not ours to take
                 socket = self.socket
-                pending = socket._deadlines.pending
-                push = pending.resolve(ref)
-                if push is not None:
-                    if push.channel is self:
-                        status = str(payload.get("status"))
-                        push._resolve(status, payload.get("response"))
-                        if socket._push_observer is not None:
-                            socket._observe_push(push, status)
-                    else:  # a reply to another channel's push: not ours to take
-                        pending.add(ref, push, push._deadline)
+                settled = LANE.settle(socket._deadlines.pending, ref, payload, self)
+                if settled is not None and socket._push_observer is not None:
+                    socket._observe_push(*settled)
         elif event == EVENT_CLOSE:
             self._on_closed()
         else:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
+from phoenix_fast import _native
 from phoenix_fast._outcome import Outcome
 from phoenix_fast._types import Payload, PushCallback
 from phoenix_fast.errors import PushError, PushTimeout
@@ -211,3 +212,11 @@ class Push(Outcome[Any]):
     def __repr__(self) -> str:
         status = self._received[0] if self._received else "pending"
         return f"<Push {self.channel.topic} {self.event} ref={self.ref} {status}>"
+
+
+#: The native half of a push's everyday life: a new push filed and framed in one call
+#: (``Sender.send_new``), and a reply taken from the pending table and, for an awaited
+#: push's ``ok``, settled in place (``Router.route``). It works on ``Push``'s slots directly
+#: and refuses a class whose slots it does not know, so a slot added above fails at import
+#: until ``rust/py/push_lane.rs`` learns it.
+LANE = _native.PushLane(Push, PushError)

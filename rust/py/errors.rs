@@ -130,3 +130,11 @@ pub fn randomness_error(err: &dyn std::fmt::Display) -> PyErr {
 pub fn too_many_messages_error(count: usize) -> PyErr {
     PyMemoryError::new_err(format!("a read decoded into {count} messages: more than a list holds"))
 }
+
+/// A `Push` class whose slots the push lane does not know (a slot added, removed or
+/// retyped without updating `rust/py/push_lane.rs`), as `TypeError`.
+#[cold]
+#[inline(never)]
+pub fn push_layout_error(detail: &str) -> PyErr {
+    PyTypeError::new_err(format!("the push lane cannot use this Push class: {detail}"))
+}

@@ -7,6 +7,7 @@ mod message;
 mod payload;
 mod pending;
 mod presence;
+mod push_lane;
 mod strings;
 mod ws;
 
@@ -18,6 +19,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<codec::Codec>()?;
     m.add_class::<pending::Pending>()?;
     m.add_class::<pending::PyTimerWheel>()?;
+    m.add_class::<push_lane::PushLane>()?;
     m.add_class::<ws::WsClient>()?;
     m.add_function(wrap_pyfunction!(message::set_message_class, m)?)?;
     m.add_function(wrap_pyfunction!(presence::presence_sync_state, m)?)?;

@@ -57,7 +57,7 @@ impl Pending {
     /// Registers `item` awaiting a reply to `ref`, timing out at `deadline` (loop-clock seconds)
     /// or never if None. An existing entry for `ref` is replaced, timer and all.
     #[pyo3(signature = (r#ref, item, deadline))]
-    fn add(&mut self, r#ref: &str, item: Py<PyAny>, deadline: Option<f64>) -> PyResult<()> {
+    pub(super) fn add(&mut self, r#ref: &str, item: Py<PyAny>, deadline: Option<f64>) -> PyResult<()> {
         let replaced = self.table.add(r#ref, item, deadline).map_err(timer_error)?;
         drop(replaced);
         Ok(())
@@ -65,12 +65,12 @@ impl Pending {
 
     /// `make_ref` and `add` in one call (the path of every push): returns the new ref.
     #[pyo3(signature = (item, deadline))]
-    fn add_next(&mut self, item: Py<PyAny>, deadline: Option<f64>) -> PyResult<String> {
+    pub(super) fn add_next(&mut self, item: Py<PyAny>, deadline: Option<f64>) -> PyResult<String> {
         self.table.add_next(item, deadline).map_err(timer_error)
     }
 
     /// Pops the item for `ref` and cancels its timer; None if `ref` is unknown.
-    fn resolve(&mut self, r#ref: &str) -> Option<Py<PyAny>> {
+    pub(super) fn resolve(&mut self, r#ref: &str) -> Option<Py<PyAny>> {
         self.table.take(r#ref)
     }
 
