@@ -9,7 +9,7 @@ their spread:
 
 - ``bare``: one ``asyncio.Protocol`` on uvloop, with the native ``WsClient`` for the upgrade
   and the frames, and the native codec. A push is a frame encoded into a list that is
-  written once per loop turn (in chunks of 32, as phoenix_fast writes), and a future in a
+  written once per loop turn (in chunks of 24, as phoenix_fast writes), and a future in a
   dict keyed by its ref; a read's replies pop their futures and settle them. No socket or
   channel object, no push object, no timeouts, no checks: what any asyncio client pays to
   do S4, whatever else it does.
@@ -43,7 +43,7 @@ from bare import BareWebSocket
 
 WINDOW = 100
 #: Frames written together at most (phoenix_fast's ``FLUSH_EVERY``); ``--flush-every``.
-FLUSH_EVERY = 32
+FLUSH_EVERY = 24
 
 
 class BarePushes(BareWebSocket):
