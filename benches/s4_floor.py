@@ -19,6 +19,14 @@ their spread:
 The gap between ``bare`` and ``phoenix_fast`` in CPU per push is the cost of the client's
 own machinery (the ``Push`` object and its awaitable, the channel's and the socket's checks,
 the pending table with its timeouts, the router's checks).
+
+Two options change the bare client, to see what S4's tail follows:
+
+- ``--busy-us N`` spins N microseconds in every push, so that the bare client spends what
+  phoenix_fast spends: does the p99 follow the CPU per push?
+- ``--nagle`` leaves Nagle's algorithm on (no ``TCP_NODELAY``), as the Rust client does;
+  with ``--flush-every 1`` the bare client then writes every push at once, as the Rust
+  client does, without a TCP segment per write.
 """
 
 from __future__ import annotations
@@ -28,9 +36,12 @@ import asyncio
 import functools
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,21 +57,51 @@ WINDOW = 100
 FLUSH_EVERY = 24
 
 
+@dataclass(frozen=True)
+class Variant:
+    """How the bare client writes, and what it spends per push besides."""
+
+    flush_every: int = FLUSH_EVERY
+    busy_us: float = 0.0
+    nagle: bool = False
+
+    def args(self) -> list[str]:
+        nagle = ["--nagle"] if self.nagle else []
+        return ["--flush-every", str(self.flush_every), "--busy-us", str(self.busy_us), *nagle]
+
+
+def spin(seconds: float) -> None:
+    """Keeps the CPU busy for ``seconds`` (a stand-in for a client's own work per push)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 class BarePushes(BareWebSocket):
     """One socket: upgrade, join, then pushes whose replies settle futures by ref."""
 
-    def __init__(self, host: str, opened: asyncio.Future[None], flush_every: int) -> None:
+    def __init__(self, host: str, opened: asyncio.Future[None], variant: Variant) -> None:
         super().__init__(host)
         self._opened = opened
         self._loop = asyncio.get_running_loop()
         self._out: list[bytes] = []
         self._flush_scheduled = False
-        self._flush_every = flush_every
+        self._flush_every = variant.flush_every
+        self._busy = variant.busy_us / 1e6
+        self._nagle = variant.nagle
         self._waiting: dict[str, asyncio.Future[Any]] = {}
         self._ref = 0
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._nagle:  # asyncio sets TCP_NODELAY on every TCP connection
+            sock = transport.get_extra_info("socket")
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+        super().connection_made(transport)
+
     def push(self, topic: str, event: str, payload: Any) -> asyncio.Future[Any]:
         """Sends a frame and returns the future its reply settles."""
+        if self._busy:
+            spin(self._busy)
         self._ref += 1
         ref = str(self._ref)
         fut = self._loop.create_future()
@@ -97,14 +138,14 @@ class BarePushes(BareWebSocket):
                 fut.set_exception(ConnectionError(f"closed before the reply: {exc}"))
 
 
-async def bare_s4(url: str, pushes: int, flush_every: int) -> dict[str, float]:
+async def bare_s4(url: str, pushes: int, variant: Variant) -> dict[str, float]:
     loop = asyncio.get_running_loop()
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     topic = f"echo:bare{os.getpid():x}-s4"
     opened: asyncio.Future[None] = loop.create_future()
     transport, proto = await loop.create_connection(
-        lambda: BarePushes(parts.netloc, opened, flush_every), host, port
+        lambda: BarePushes(parts.netloc, opened, variant), host, port
     )
     await opened
     await proto.push(topic, "phx_join", {})
@@ -121,9 +162,9 @@ async def bare_s4(url: str, pushes: int, flush_every: int) -> dict[str, float]:
     }
 
 
-def run_bare(url: str, pushes: int, flush_every: int) -> dict[str, float]:
+def run_bare(url: str, pushes: int, variant: Variant) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--child", "bare", "--url", url, "--pushes", str(pushes)]
-    cmd += ["--flush-every", str(flush_every)]
+    cmd += variant.args()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"the bare client failed: {out.stderr[-2000:]}")
@@ -148,10 +189,17 @@ def main() -> int:
     parser.add_argument("--pushes", type=int, default=20_000)
     parser.add_argument("--url", help="a running server (default: start the reference server)")
     parser.add_argument("--flush-every", type=int, default=FLUSH_EVERY, help="the bare client's")
+    parser.add_argument(
+        "--busy-us", type=float, default=0.0, help="µs the bare client spins in every push"
+    )
+    parser.add_argument(
+        "--nagle", action="store_true", help="the bare client leaves Nagle's algorithm on"
+    )
     parser.add_argument("--child", choices=["bare"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    variant = Variant(args.flush_every, args.busy_us, args.nagle)
     if args.child:
-        print(json.dumps(uvloop.run(bare_s4(args.url, args.pushes, args.flush_every))))
+        print(json.dumps(uvloop.run(bare_s4(args.url, args.pushes, variant))))
         return 0
     clients = ["bare", "phoenix_fast"] + (["rust"] if scenarios.RUST_PEER.is_file() else [])
     server = None if args.url else scenarios.ServerProcess(max_channels=1_000_000).start()
@@ -161,7 +209,7 @@ def main() -> int:
         for r in range(args.rounds):
             for name in clients[r % len(clients) :] + clients[: r % len(clients)]:
                 if name == "bare":
-                    results[name].append(run_bare(url, args.pushes, args.flush_every))
+                    results[name].append(run_bare(url, args.pushes, variant))
                 else:
                     results[name].append(run_client(name, url, args.pushes))
     finally:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from phoenix_fast.testing import ServerProcess
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benches/scenarios.py"
 RUST_PEER = ROOT / "benches/rust_peer/target/release/rust_peer"
@@ -102,6 +104,20 @@ def test_s5_floor_compares_the_bare_client_with_phoenix_fast() -> None:
     for figure in lines.values():
         assert figure.endswith("; 1 rounds, 5 sockets)")
         assert float(figure.split(" ms", 1)[0]) > 0
+
+
+def test_s4_floor_runs_the_bare_client_with_busy_work_and_nagle() -> None:
+    cmd = [sys.executable, str(ROOT / "benches/s4_floor.py"), "--child", "bare", "--url"]
+    with ServerProcess() as server:
+        for extra, least_cpu in (
+            ([], 0.0),
+            (["--busy-us", "20", "--nagle", "--flush-every", "1"], 20.0),
+        ):
+            args = [*cmd, server.url, "--pushes", "300", *extra]
+            done = subprocess.run(args, capture_output=True, text=True, timeout=50, check=False)
+            assert done.returncode == 0, done.stderr[-3000:]
+            figures = json.loads(done.stdout)
+            assert figures["cpu_us_per_op"] > least_cpu  # the spin shows in the CPU per push
 
 
 def test_s4_floor_compares_the_bare_client_with_phoenix_fast() -> None:
