@@ -379,7 +379,25 @@ pub struct Header<'a> {
 
 /// Appends a V2 text frame; `payload_json` is the already encoded payload.
 pub fn encode_v2_text(out: &mut Vec<u8>, h: &Header<'_>, payload_json: &[u8]) {
-    out.reserve(payload_json.len() + h.topic.len() + h.event.len() + 32);
+    let Ok(()) = encode_v2_text_with(out, h, copied(payload_json));
+}
+
+/// A payload writer for the `_with` encoders that copies JSON encoded beforehand.
+fn copied(json: &[u8]) -> impl FnOnce(&mut Vec<u8>) -> Result<(), std::convert::Infallible> + '_ {
+    move |out| {
+        out.extend_from_slice(json);
+        Ok(())
+    }
+}
+
+/// `encode_v2_text` with the payload's JSON written by `payload` straight into `out` (no
+/// buffer of its own); an error from it is returned with `out` left part-written.
+pub fn encode_v2_text_with<E>(
+    out: &mut Vec<u8>,
+    h: &Header<'_>,
+    payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
+    out.reserve(h.topic.len() + h.event.len() + 96);
     out.push(b'[');
     write_opt_string(out, h.join_ref);
     out.push(b',');
@@ -389,19 +407,29 @@ pub fn encode_v2_text(out: &mut Vec<u8>, h: &Header<'_>, payload_json: &[u8]) {
     out.push(b',');
     write_string(out, h.event);
     out.push(b',');
-    out.extend_from_slice(payload_json);
+    payload(out)?;
     out.push(b']');
+    Ok(())
 }
 
 /// Appends a V1 text frame (`join_ref` is included when present; Phoenix's V1 accepts it).
 pub fn encode_v1_text(out: &mut Vec<u8>, h: &Header<'_>, payload_json: &[u8]) {
-    out.reserve(payload_json.len() + h.topic.len() + h.event.len() + 64);
+    let Ok(()) = encode_v1_text_with(out, h, copied(payload_json));
+}
+
+/// `encode_v1_text` with the payload's JSON written by `payload` straight into `out`.
+pub fn encode_v1_text_with<E>(
+    out: &mut Vec<u8>,
+    h: &Header<'_>,
+    payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
+    out.reserve(h.topic.len() + h.event.len() + 128);
     out.extend_from_slice(b"{\"topic\":");
     write_string(out, h.topic);
     out.extend_from_slice(b",\"event\":");
     write_string(out, h.event);
     out.extend_from_slice(b",\"payload\":");
-    out.extend_from_slice(payload_json);
+    payload(out)?;
     out.extend_from_slice(b",\"ref\":");
     write_opt_string(out, h.ref_);
     if let Some(join_ref) = h.join_ref {
@@ -409,6 +437,7 @@ pub fn encode_v1_text(out: &mut Vec<u8>, h: &Header<'_>, payload_json: &[u8]) {
         write_string(out, join_ref);
     }
     out.push(b'}');
+    Ok(())
 }
 
 fn field_len(value: &str, field: &'static str) -> Result<u8, FrameError> {

@@ -381,20 +381,23 @@ fn skip_scalar(buf: &[u8], pos: usize) -> Result<usize, FrameError> {
     Ok(i)
 }
 
-/// Appends `s` as a JSON string literal.
+/// Appends `s` as a JSON string literal, escaped as orjson escapes: `\"`, `\\`, the short
+/// forms of backspace, form feed, newline, return and tab, and `\u00XX` for the other control
+/// bytes; everything else as it is (UTF-8).
 pub fn write_string(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b >= 0x20 && b != b'"' && b != b'\\' {
-            continue;
-        }
-        out.extend_from_slice(&bytes[start..i]);
+    loop {
+        // the decoder's scan, 16 bytes at a time: payload strings, which can be long, are
+        // written here too (`py/dump.rs`)
+        let stop = string_stop(bytes, start);
+        out.extend_from_slice(&bytes[start..stop]);
+        let Some(&b) = bytes.get(stop) else { break };
         write_escape(out, b);
-        start = i + 1;
+        start = stop + 1;
     }
-    out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 
@@ -405,6 +408,8 @@ fn write_escape(out: &mut Vec<u8>, b: u8) {
         b'\n' => out.extend_from_slice(b"\\n"),
         b'\r' => out.extend_from_slice(b"\\r"),
         b'\t' => out.extend_from_slice(b"\\t"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0c => out.extend_from_slice(b"\\f"),
         _ => {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             out.extend_from_slice(b"\\u00");

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString};
 
 use super::batch::BatchDecoder;
+use super::dump::write_simple;
 use super::errors::{
     decode_error, decode_error_msg, encode_error, encode_error_msg, serializer_version_error,
 };
@@ -45,6 +46,15 @@ pub struct Codec {
     /// the document into a `str`): a batch may then be handed over as a view of our buffer.
     zero_copy: bool,
     strings: StringCache,
+    /// `dumps` is orjson's: payloads of the simple shapes are written natively (`dump.rs`).
+    native_dumps: NativeDumps,
+}
+
+/// Whether the codec writes payloads of the simple shapes itself (`dumps` is orjson's).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NativeDumps {
+    Yes,
+    No,
 }
 
 impl Codec {
@@ -224,19 +234,33 @@ impl Codec {
         Err(not_a_frame(raw))
     }
 
-    fn dump_payload(&self, py: Python<'_>, payload: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    /// Appends `dumps(payload)` to `out`.
+    fn dump_payload(&self, py: Python<'_>, payload: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
         let dumped = self.dumps.bind(py).call1((payload,)).map_err(|err| {
             let wrapped = encode_error_msg(format!("payload could not be encoded: {}", err.value(py)));
             wrapped.set_cause(py, Some(err));
             wrapped
         })?;
         if let Ok(bytes) = dumped.cast::<PyBytes>() {
-            return Ok(bytes.as_bytes().to_vec());
+            out.extend_from_slice(bytes.as_bytes());
+            return Ok(());
         }
         if let Ok(text) = dumped.cast::<PyString>() {
-            return Ok(text.to_str()?.as_bytes().to_vec());
+            out.extend_from_slice(text.to_str()?.as_bytes());
+            return Ok(());
         }
         Err(encode_error_msg("dumps must return bytes or str".to_owned()))
+    }
+
+    /// Appends the payload's JSON: written here when `dumps` is orjson's and the payload is of
+    /// the simple shapes (`dump.rs`; callgrind, S4: see CHANGELOG, session 7), else by `dumps`.
+    fn write_payload(&self, py: Python<'_>, payload: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+        let start = out.len();
+        if self.native_dumps == NativeDumps::Yes && write_simple(payload, out) {
+            return Ok(());
+        }
+        out.truncate(start);
+        self.dump_payload(py, payload, out)
     }
 
     /// Encodes a frame into raw bytes; returns whether it is a binary frame.
@@ -254,11 +278,11 @@ impl Codec {
             frame::encode_binary_push(out, h, &binary).map_err(|e| encode_error(&e))?;
             return Ok(true);
         }
-        let json = self.dump_payload(py, payload)?;
+        let write = |out: &mut Vec<u8>| self.write_payload(py, payload, out);
         if self.v2 {
-            frame::encode_v2_text(out, h, &json);
+            frame::encode_v2_text_with(out, h, write)?;
         } else {
-            frame::encode_v1_text(out, h, &json);
+            frame::encode_v1_text_with(out, h, write)?;
         }
         Ok(false)
     }
@@ -281,7 +305,12 @@ fn binary_payload(payload: &Bound<'_, PyAny>) -> PyResult<Option<Vec<u8>>> {
 
 /// Whether `loads` is `orjson.loads` itself.
 fn is_orjson_loads(py: Python<'_>, loads: &Py<PyAny>) -> bool {
-    py.import("orjson").and_then(|m| m.getattr("loads")).is_ok_and(|f| f.is(loads.bind(py)))
+    is_orjson(py, "loads", loads)
+}
+
+/// Whether `function` is orjson's function `name` itself.
+fn is_orjson(py: Python<'_>, name: &str, function: &Py<PyAny>) -> bool {
+    py.import("orjson").and_then(|m| m.getattr(name)).is_ok_and(|f| f.is(function.bind(py)))
 }
 
 #[cold]
@@ -305,12 +334,14 @@ impl Codec {
             return Err(serializer_version_error(vsn_major));
         }
         let zero_copy = batch_loads && is_orjson_loads(py, &loads);
+        let native_dumps = if is_orjson(py, "dumps", &dumps) { NativeDumps::Yes } else { NativeDumps::No };
         Ok(Self {
             v2: vsn_major == 2,
             loads,
             dumps,
             batch: batch_loads,
             zero_copy,
+            native_dumps,
             strings: StringCache::default(),
         })
     }

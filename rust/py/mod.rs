@@ -2,6 +2,7 @@
 
 mod batch;
 mod codec;
+mod dump;
 mod errors;
 mod message;
 mod payload;
