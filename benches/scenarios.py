@@ -382,21 +382,29 @@ def summarize(
 
 def build_row(row: str, runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """One row of the JSON: each client's median figures, phoenix_fast's median ratio to each
-    peer (per round, then the median), and with more than one round the spreads and the runs."""
+    peer (per round, then the median), and with more than one round the spreads, the runs and
+    the paired counts (``ahead``: the rounds phoenix_fast won on the headline figure; for a
+    row with latencies, ``p99``: the median of the per-round p99 ratios, ours to the peer's,
+    and the rounds in which ours was the lower)."""
     rounds = len(runs["phoenix_fast"])
     out: dict[str, Any] = {"rounds": rounds}
     spreads: dict[str, Any] = {}
+    paired: dict[str, Any] = {}
     for client, client_runs in runs.items():
         out[client], spreads[client] = summarize(client_runs, list(runs["phoenix_fast"][0]))
     for peer in (c for c in runs if c != "phoenix_fast"):
-        ratios = [
-            compare(py, other, row)
-            for py, other in zip(runs["phoenix_fast"], runs[peer], strict=True)
-        ]
+        pairs = list(zip(runs["phoenix_fast"], runs[peer], strict=True))
+        ratios = [compare(py, other, row) for py, other in pairs]
         out[ratio_key(peer)] = statistics.median(ratios)
         spreads[ratio_key(peer)] = [min(ratios), max(ratios)]
+        paired[peer] = {"ahead": sum(ratio > 1 for ratio in ratios)}
+        if "p99_ms" in runs["phoenix_fast"][0]:
+            p99s = [py["p99_ms"] / other["p99_ms"] for py, other in pairs]
+            paired[peer]["p99"] = statistics.median(p99s)
+            paired[peer]["p99_lower"] = sum(ratio < 1 for ratio in p99s)
     if rounds > 1:
         out["spread"] = spreads
+        out["paired"] = paired
         out["runs"] = runs
     return out
 
@@ -418,7 +426,19 @@ def print_row(row: str, record: dict[str, Any]) -> None:
             low, high = spread[ratio_key(peer)]
             text += f" [{low:.2f}-{high:.2f}]"
         name = "" if peer == "js" else f" to {peer}"
-        print(f"    ratio{name} {text} ({key})", flush=True)
+        print(f"    ratio{name} {text} ({key}{paired_note(record, peer)})", flush=True)
+
+
+def paired_note(record: dict[str, Any], peer: str) -> str:
+    """``; ahead in 22 of 30 rounds`` (and the paired p99), when there were rounds."""
+    paired = record.get("paired", {}).get(peer)
+    if paired is None:
+        return ""
+    rounds = record["rounds"]
+    note = f"; ahead in {paired['ahead']} of {rounds} rounds"
+    if "p99" in paired:
+        note += f"; p99 {paired['p99']:.2f}x the peer's, lower in {paired['p99_lower']}"
+    return note
 
 
 def run_rounds(

@@ -66,6 +66,18 @@ def test_rounds_report_medians_and_spreads(tmp_path: Path) -> None:
             rates = [run["rate"] for run in row["runs"][client]]
             assert row["spread"][client]["rate"] == [min(rates), max(rates)]
             assert row[client]["rate"] == sum(rates) / 2
+        ours, theirs = row["runs"]["phoenix_fast"], row["runs"]["js"]
+        ahead = sum(a["rate"] > b["rate"] for a, b in zip(ours, theirs, strict=True))
+        assert row["paired"]["js"]["ahead"] == ahead
+        assert f"ahead in {ahead} of 2 rounds" in done.stdout
+    s4 = results["rows"]["S4"]
+    p99s = [
+        a["p99_ms"] / b["p99_ms"]
+        for a, b in zip(s4["runs"]["phoenix_fast"], s4["runs"]["js"], strict=True)
+    ]
+    assert s4["paired"]["js"]["p99"] == sum(p99s) / 2
+    assert s4["paired"]["js"]["p99_lower"] == sum(ratio < 1 for ratio in p99s)
+    assert "p99" not in results["rows"]["S1"]["paired"]["js"]
 
 
 @pytest.mark.skipif(not RUST_PEER.is_file(), reason="Rust peer not built (make rust-peer)")
