@@ -162,7 +162,8 @@ class Router:
                                 # a reply, the other half of every awaited push: what
                                 # channel._trigger and _internal do, written out (two calls
                                 # fewer per reply), the push settled by the native lane
-                                # (callgrind, S4: see CHANGELOG, session 7)
+                                # (with the lane's send_new, callgrind, S4: 32,791 -> 29,596
+                                # instructions a round trip)
                                 settled = settle(pending, ref, payload, channel)
                                 if (
                                     settled is not None

@@ -78,9 +78,9 @@ class Sender:
             traced = Push(channel, event, payload, timeout)
             self.send_push(traced)
             return traced
-        # Push(), Deadlines.track and the send in one native call (callgrind, S4: see
-        # CHANGELOG, session 7); an open connection was opened on this loop, so no need for
-        # BoundLoop.get()'s checks
+        # Push(), Deadlines.track and the send in one native call (with the lane's settle in
+        # the router, callgrind, S4: 32,791 -> 29,596 instructions a round trip); an open
+        # connection was opened on this loop, so no need for BoundLoop.get()'s checks
         deadlines = self._deadlines
         deadline = self._loop.loop.time() + timeout  # type: ignore[union-attr]
         push: Push = LANE.send_new(

@@ -253,7 +253,8 @@ impl Codec {
     }
 
     /// Appends the payload's JSON: written here when `dumps` is orjson's and the payload is of
-    /// the simple shapes (`dump.rs`; callgrind, S4: see CHANGELOG, session 7), else by `dumps`.
+    /// the simple shapes (`dump.rs`; callgrind, S4: 29,596 -> 29,075 instructions a round
+    /// trip), else by `dumps`.
     fn write_payload(&self, py: Python<'_>, payload: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
         let start = out.len();
         if self.native_dumps == NativeDumps::Yes && write_simple(payload, out) {

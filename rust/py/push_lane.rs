@@ -14,8 +14,9 @@
 //! reads and writes them directly, as a C extension does with the fields of its own type: a
 //! field costs a pointer move here, against a bytecode and its dispatch in Python.
 //!
-//! Measured with callgrind on the S4 client (a push round trip against the reference
-//! server): see CHANGELOG, session 7.
+//! Callgrind on the S4 client (a push round trip against the reference server): 32,791 ->
+//! 29,596 instructions, 445 -> 296 bytecodes; in memory (`benches/await_floor.py`) the
+//! client's side went from 2.70 to 2.50 µs a round trip.
 
 use pyo3::ffi;
 use pyo3::intern;
