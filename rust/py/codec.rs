@@ -34,6 +34,8 @@ pub enum SimpleV2<'py, 'a> {
 /// Encodes and decodes Phoenix frames of one serializer version.
 ///
 /// Payloads are decoded with `loads(bytes)` and encoded with `dumps(obj) -> bytes | str`.
+// four independent facts about the codec's payload functions, not a state machine
+#[allow(clippy::struct_excessive_bools)]
 #[pyclass(module = "phoenix_fast._native")]
 pub struct Codec {
     v2: bool,
@@ -47,14 +49,7 @@ pub struct Codec {
     zero_copy: bool,
     strings: StringCache,
     /// `dumps` is orjson's: payloads of the simple shapes are written natively (`dump.rs`).
-    native_dumps: NativeDumps,
-}
-
-/// Whether the codec writes payloads of the simple shapes itself (`dumps` is orjson's).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum NativeDumps {
-    Yes,
-    No,
+    native_dumps: bool,
 }
 
 impl Codec {
@@ -257,7 +252,7 @@ impl Codec {
     /// trip), else by `dumps`.
     fn write_payload(&self, py: Python<'_>, payload: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
         let start = out.len();
-        if self.native_dumps == NativeDumps::Yes && write_simple(payload, out) {
+        if self.native_dumps && write_simple(payload, out) {
             return Ok(());
         }
         out.truncate(start);
@@ -304,11 +299,6 @@ fn binary_payload(payload: &Bound<'_, PyAny>) -> PyResult<Option<Vec<u8>>> {
     Ok(None)
 }
 
-/// Whether `loads` is `orjson.loads` itself.
-fn is_orjson_loads(py: Python<'_>, loads: &Py<PyAny>) -> bool {
-    is_orjson(py, "loads", loads)
-}
-
 /// Whether `function` is orjson's function `name` itself.
 fn is_orjson(py: Python<'_>, name: &str, function: &Py<PyAny>) -> bool {
     py.import("orjson").and_then(|m| m.getattr(name)).is_ok_and(|f| f.is(function.bind(py)))
@@ -334,8 +324,8 @@ impl Codec {
         if !matches!(vsn_major, 1 | 2) {
             return Err(serializer_version_error(vsn_major));
         }
-        let zero_copy = batch_loads && is_orjson_loads(py, &loads);
-        let native_dumps = if is_orjson(py, "dumps", &dumps) { NativeDumps::Yes } else { NativeDumps::No };
+        let zero_copy = batch_loads && is_orjson(py, "loads", &loads);
+        let native_dumps = is_orjson(py, "dumps", &dumps);
         Ok(Self {
             v2: vsn_major == 2,
             loads,
