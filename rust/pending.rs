@@ -99,6 +99,14 @@ impl<T> PendingTable<T> {
         self.release(held)
     }
 
+    /// The item for `ref`, left pending; `None` if `ref` is unknown.
+    pub fn get(&self, r#ref: &str) -> Option<&T> {
+        match self.table.get(r#ref)? {
+            Held::Timed(id) => self.wheel.get(*id).map(|entry| &entry.item),
+            Held::Untimed(entry) => Some(&entry.item),
+        }
+    }
+
     /// Changes a pending entry's deadline (`None`: no timeout); `Ok(false)` if `ref` is unknown.
     pub fn reschedule(&mut self, r#ref: &str, deadline: Option<f64>) -> Result<bool, TimerError> {
         check_time(deadline)?;

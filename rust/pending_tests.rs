@@ -64,6 +64,19 @@ fn take_cancels_the_timer() {
 }
 
 #[test]
+fn get_looks_without_taking() {
+    let mut pending = table();
+    let timed = pending.add_next(7, Some(1.0)).unwrap();
+    pending.add("text-ref", 8, None).unwrap();
+    assert_eq!(pending.get(&timed), Some(&7));
+    assert_eq!(pending.get("text-ref"), Some(&8));
+    assert_eq!(pending.get("nope"), None);
+    assert_eq!((pending.len(), pending.timers()), (2, 1));
+    assert_eq!(expire(&mut pending, 1.0), [7]);
+    assert_eq!(pending.get(&timed), None);
+}
+
+#[test]
 fn adding_a_held_ref_replaces_it_timer_and_all() {
     let mut pending = table();
     assert_eq!(pending.add("r", 1, Some(1.0)).unwrap(), None);

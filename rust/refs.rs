@@ -164,6 +164,14 @@ impl<V> RefTable<V> {
         }
     }
 
+    /// The value of `text`, left in place.
+    pub fn get(&self, text: &str) -> Option<&V> {
+        match parse_ref(text) {
+            Some(n) => self.nums.get(&n),
+            None => self.texts.get(text),
+        }
+    }
+
     /// Whether `text` has a value.
     pub fn contains(&self, text: &str) -> bool {
         match parse_ref(text) {

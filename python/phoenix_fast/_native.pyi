@@ -232,3 +232,12 @@ class PushLane:
         self, pending: Pending, ref: str, payload: Any, channel: Any
     ) -> tuple[Any, str] | None:
         """The push a reply to ``ref`` answers, resolved: ``(push, status)``, or None."""
+    def settle_replies(
+        self,
+        messages: list[Any],
+        topics: dict[str, list[Any]],
+        pending: Pending,
+        heartbeat_ref: str | None,
+    ) -> tuple[int, BaseException | None]:
+        """Settles the plain replies at the head of one read: ``(index, error)``, the first
+        message left to the caller and what settling the one before it raised (or None)."""

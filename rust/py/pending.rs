@@ -131,6 +131,13 @@ impl Pending {
     }
 }
 
+impl Pending {
+    /// The item for `ref`, left pending (the push lane looks before it settles).
+    pub(super) fn peek(&self, r#ref: &str) -> Option<&Py<PyAny>> {
+        self.table.get(r#ref)
+    }
+}
+
 /// A timing wheel of timeouts on the loop clock: O(1) insert and cancel, exact deadlines.
 #[pyclass(name = "TimerWheel", module = "phoenix_fast._native")]
 pub struct PyTimerWheel {

@@ -26,6 +26,9 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString, PyTuple, PyType};
 use super::errors::push_layout_error;
 use super::pending::Pending;
 
+/// The event of a reply.
+const EVENT_REPLY: &str = "phx_reply";
+
 /// Every slot of `Push` (its own and `Outcome`'s), in the order of the constants below.
 const SLOTS: [&str; 16] = [
     "channel",
@@ -182,6 +185,43 @@ impl PushLane {
         push.call_method1(intern!(py, "_resolve"), (&status, response))?;
         Ok(Some((push, status)))
     }
+
+    /// Settles the replies at the head of one read's `messages` that need nothing but their
+    /// push settled in place, in order, and returns `(index, error)`: the index of the first
+    /// message left to the caller (`len(messages)` when none is), and the exception that
+    /// settling the message before it raised, or None.
+    ///
+    /// Such a reply is an exact 5-tuple with a `phx_reply` event, a `str` ref other than
+    /// `heartbeat_ref`, a `dict` payload with an `ok` status, on the one channel of its
+    /// topic, for the channel's current join, with no `on_message` hook, no `phx_reply`
+    /// binding and no push observer, answering a push of this lane's class that `settle`
+    /// settles in place. A reply to no pending push, or to another channel's, is passed over
+    /// (as `settle` passes it over); any other message ends the run, untouched.
+    ///
+    /// No Python code of the client's runs in between (a future's `set_result` schedules its
+    /// callbacks), so the caller checks once for the whole read what holds for every
+    /// message: the connection is open and current, no ping waits for a reply, and nobody
+    /// traces or listens to every message.
+    #[pyo3(signature = (messages, topics, pending, heartbeat_ref))]
+    fn settle_replies<'py>(
+        &self,
+        messages: &Bound<'py, PyAny>,
+        topics: &Bound<'py, PyDict>,
+        pending: &Bound<'py, Pending>,
+        heartbeat_ref: &Bound<'py, PyAny>,
+    ) -> PyResult<(usize, Option<PyErr>)> {
+        let Ok(messages) = messages.cast_exact::<PyList>() else { return Ok((0, None)) };
+        let mut index = 0;
+        while index < messages.len() {
+            let message = messages.get_item(index)?;
+            match self.settle_reply(&message, topics, pending, heartbeat_ref) {
+                Ok(true) => index += 1,
+                Ok(false) => break,
+                Err(err) => return Ok((index + 1, Some(err))),
+            }
+        }
+        Ok((index, None))
+    }
 }
 
 impl PushLane {
@@ -193,16 +233,31 @@ impl PushLane {
         status: &Bound<'_, PyAny>,
         response: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
-        let py = push.py();
-        // nobody but (at most) one awaiter waits for this push's outcome, and it is the first
+        let Some(waiter) = self.lone_waiter(push) else { return Ok(false) };
+        self.settle_plain(push, status, response, &waiter)?;
+        Ok(true)
+    }
+
+    /// The awaiter (or None) of a push that nobody but at most one awaiter waits for, and
+    /// that has no outcome yet; nothing if anything else waits for it.
+    fn lone_waiter<'py>(&self, push: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
         let no_hooks = self.get(push, HOOKS).is_some_and(|hooks| is_empty_tuple(&hooks));
         let no_owner = self.get(push, ON_OUTCOME).is_some_and(|owner| owner.is_none());
         let first = self.get(push, DONE).is_some_and(|done| !done.is_truthy().unwrap_or(true));
-        let plain = no_hooks && no_owner && first;
-        let Some(waiter) = self.get(push, WAITERS) else { return Ok(false) };
-        if !plain || waiter.is_instance_of::<PyList>() {
-            return Ok(false);
-        }
+        let waiter = self.get(push, WAITERS)?;
+        (no_hooks && no_owner && first && !waiter.is_instance_of::<PyList>()).then_some(waiter)
+    }
+
+    /// What `Push._resolve` does with an `ok` reply to a push whose one awaiter (if any) is
+    /// `waiter`, from `lone_waiter`.
+    fn settle_plain(
+        &self,
+        push: &Bound<'_, PyAny>,
+        status: &Bound<'_, PyAny>,
+        response: &Bound<'_, PyAny>,
+        waiter: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let py = push.py();
         let none = py.None().into_bound(py);
         self.put(push, RECEIVED, PyTuple::new(py, [status, response])?.into_any());
         self.put(push, CONN, none.clone());
@@ -218,7 +273,92 @@ impl PushLane {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Whether `settle_replies` dealt with `message` (settled its push, or passed over a reply
+    /// to no push of its channel's, as `settle` does); false for a message it leaves to the
+    /// caller, having changed nothing.
+    fn settle_reply<'py>(
+        &self,
+        message: &Bound<'py, PyAny>,
+        topics: &Bound<'py, PyDict>,
+        pending: &Bound<'py, Pending>,
+        heartbeat_ref: &Bound<'py, PyAny>,
+    ) -> PyResult<bool> {
+        let py = message.py();
+        let Ok(message) = message.cast_exact::<PyTuple>() else { return Ok(false) };
+        if message.len() != 5 {
+            return Ok(false);
+        }
+        let [join_ref, r#ref, topic, event, payload] =
+            [0, 1, 2, 3, 4].map(|index| message.get_item(index).expect("a 5-tuple has 5 items"));
+        let (Ok(r#ref), Ok(event)) = (r#ref.cast_exact::<PyString>(), event.cast_exact::<PyString>()) else {
+            return Ok(false);
+        };
+        if event.to_str()? != EVENT_REPLY || r#ref.as_any().eq(heartbeat_ref)? {
+            return Ok(false);
+        }
+        if !payload.is_exact_instance_of::<PyDict>() || !topic.is_exact_instance_of::<PyString>() {
+            return Ok(false);
+        }
+        let Some(channel) = lone_channel(topics, &topic)? else { return Ok(false) };
+        if !self.plain_reply_to(&channel, &join_ref, event)? {
+            return Ok(false);
+        }
+        let r#ref = r#ref.to_str()?;
+        let Some(push) = pending.borrow().peek(r#ref).map(|push| push.bind(py).clone()) else {
+            return Ok(true); // no push waits for it: `settle` would find none
+        };
+        if !push.get_type().is(self.cls.bind(py)) {
+            return Ok(false);
+        }
+        if !self.get(&push, CHANNEL).is_some_and(|owner| owner.is(&channel)) {
+            return Ok(true); // another channel's push: it stays pending, as `settle` leaves it
+        }
+        let status = field(&payload, intern!(py, "status"))?;
+        if !is_ok(&status) {
+            return Ok(false);
+        }
+        let Some(waiter) = self.lone_waiter(&push) else { return Ok(false) };
+        let response = field(&payload, intern!(py, "response"))?;
+        drop(pending.borrow_mut().resolve(r#ref));
+        self.settle_plain(&push, &status, &response, &waiter)?;
         Ok(true)
+    }
+
+    /// Whether a reply on `channel` with `join_ref` reaches nothing but the channel's pushes:
+    /// the channel's current join sent it, no `on_message` hook and no `phx_reply` binding
+    /// sees it, and no push observer is told of its outcome.
+    fn plain_reply_to(
+        &self,
+        channel: &Bound<'_, PyAny>,
+        join_ref: &Bound<'_, PyAny>,
+        event: &Bound<'_, PyString>,
+    ) -> PyResult<bool> {
+        let py = channel.py();
+        // an empty join_ref counts as none, as in JS
+        if join_ref.is_truthy()? {
+            let join_push = channel.getattr(intern!(py, "_join_push"))?;
+            let current = if join_push.get_type().is(self.cls.bind(py)) {
+                self.get(&join_push, REF).unwrap_or_else(|| py.None().into_bound(py))
+            } else {
+                join_push.getattr(intern!(py, "ref"))?
+            };
+            if !join_ref.eq(current)? {
+                return Ok(false);
+            }
+        }
+        if channel.getattr(intern!(py, "_hooked"))?.is_truthy()? {
+            return Ok(false);
+        }
+        let bindings = channel.getattr(intern!(py, "_bindings"))?;
+        let Ok(bindings) = bindings.cast_exact::<PyDict>() else { return Ok(false) };
+        if bindings.get_item(event)?.map(|found| found.is_truthy()).transpose()? == Some(true) {
+            return Ok(false);
+        }
+        let socket = channel.getattr(intern!(py, "socket"))?;
+        Ok(socket.getattr(intern!(py, "_push_observer"))?.is_none())
     }
 
     /// A new, empty instance of the class (every slot unset), as `object.__new__` makes it.
@@ -261,6 +401,19 @@ impl PushLane {
 /// Whether `value` is a tuple with nothing in it (a push with no `receive` callbacks).
 fn is_empty_tuple(value: &Bound<'_, PyAny>) -> bool {
     value.cast::<PyTuple>().is_ok_and(PyTupleMethods::is_empty)
+}
+
+/// The one channel on `topic`, if it has exactly one.
+fn lone_channel<'py>(
+    topics: &Bound<'py, PyDict>,
+    topic: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let Some(channels) = topics.get_item(topic)? else { return Ok(None) };
+    let Ok(channels) = channels.cast_exact::<PyList>() else { return Ok(None) };
+    if channels.len() != 1 {
+        return Ok(None);
+    }
+    Ok(Some(channels.get_item(0)?))
 }
 
 /// Whether a reply's status is the string "ok".

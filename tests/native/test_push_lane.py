@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from phoenix_fast import _native
 from phoenix_fast._outcome import Outcome
 from phoenix_fast.errors import EncodeError, PushError
+from phoenix_fast.message import Message
 from phoenix_fast.push import LANE, Push
 
 #: Every slot of a push, its own and Outcome's.
@@ -354,6 +356,178 @@ def test_settle_keeps_no_extra_references() -> None:
     for _ in range(100):
         push = send_new(pending, channel)
         LANE.settle(pending, push.ref, reply("ok", response), channel)
+    del push
+    gc.collect()
+    assert sys.getrefcount(response) == before
+
+
+# -- settle_replies: the plain replies at the head of a read ---------------------------------
+
+
+class Joined(Channel):
+    """A joined channel as the receive loop reads it: its join's ref, no hook, no bindings."""
+
+    def __init__(self, topic: str = "room:1", join_ref: str = "7") -> None:
+        super().__init__(topic)
+        self._join_push = SimpleNamespace(ref=join_ref)
+        self._hooked = False
+        self._bindings: dict[str, list[Any]] = {}
+        self.socket._push_observer = None  # type: ignore[attr-defined]
+
+
+def ok(push: Push, response: Any = None, topic: str = "room:1") -> tuple[Any, ...]:
+    """The server's ok reply to ``push``, as the native decoder gives it."""
+    payload = reply("ok", {"n": 1} if response is None else response)
+    return ("7", push.ref, topic, "phx_reply", payload)
+
+
+def settle_replies(
+    pending: _native.Pending, messages: Any, *channels: Joined, heartbeat_ref: str | None = None
+) -> tuple[int, BaseException | None]:
+    topics: dict[str, list[Any]] = {}
+    for channel in channels:
+        topics.setdefault(channel.topic, []).append(channel)
+    return LANE.settle_replies(messages, topics, pending, heartbeat_ref)
+
+
+async def test_a_run_of_plain_replies_is_settled_in_order() -> None:
+    pending = _native.Pending()
+    channel = Joined()
+    first, first_waiter = await awaited(pending, channel)
+    second = send_new(pending, channel)  # nobody awaits it yet
+    messages = [ok(first, "a"), ok(second, "b")]
+    assert settle_replies(pending, messages, channel) == (2, None)
+    assert await first_waiter == "a"
+    assert second.result() == "b"
+    assert first.received == ("ok", "a") and second.received == ("ok", "b")
+    assert len(pending) == 0
+    # what settle leaves, field for field
+    twin = send_new(pending, channel)
+    LANE.settle(pending, twin.ref, reply("ok", "b"), channel)
+    assert slots(twin) | {"ref": second.ref} == slots(second)
+
+
+def test_the_run_ends_at_the_first_message_that_is_not_a_plain_reply() -> None:
+    pending = _native.Pending()
+    channel = Joined()
+    pushes = [send_new(pending, channel) for _ in range(3)]
+    event = ("7", None, "room:1", "new_msg", {"body": "hi"})
+    messages = [ok(pushes[0]), event, ok(pushes[1]), ok(pushes[2])]
+    assert settle_replies(pending, messages, channel) == (1, None)
+    assert pushes[0].done
+    assert not pushes[1].done and not pushes[2].done
+    assert len(pending) == 2
+
+
+def with_payload(payload: Any) -> Callable[[SimpleNamespace], None]:
+    def change(case: SimpleNamespace) -> None:
+        case.message = (*case.message[:4], payload)
+
+    return change
+
+
+def two_awaiters(case: SimpleNamespace) -> None:
+    case.push._waiters = [asyncio.get_running_loop().create_future() for _ in range(2)]
+
+
+#: Each makes a reply need more than its push settled in place (or makes it not a plain reply).
+NEEDS_MORE: dict[str, Callable[[SimpleNamespace], None]] = {
+    "error status": with_payload(reply("error", {})),
+    "status not a string": with_payload(reply(1, {})),
+    "payload not a dict": with_payload([1]),
+    "a Message, not a tuple": lambda case: setattr(case, "message", Message(*case.message)),
+    "ref of the heartbeat": lambda case: setattr(case, "heartbeat_ref", case.push.ref),
+    "another join's ref": lambda case: setattr(case.channel._join_push, "ref", "8"),
+    "hooked channel": lambda case: setattr(case.channel, "_hooked", True),
+    "phx_reply binding": lambda case: setattr(case.channel, "_bindings", {"phx_reply": [1]}),
+    "push observer": lambda case: setattr(case.channel.socket, "_push_observer", print),
+    "two channels on the topic": lambda case: case.channels.append(Joined()),
+    "unknown topic": lambda case: setattr(case, "message", ok(case.push, topic="room:2")),
+    "receive callback": lambda case: case.push.receive("ok", print),
+    "owner reaction": lambda case: setattr(case.push, "_on_outcome", print),
+    "two awaiters": two_awaiters,
+    "already settled": lambda case: case.push.set_result("earlier"),
+}
+
+
+@pytest.mark.parametrize("change", NEEDS_MORE)
+async def test_a_reply_that_needs_more_is_left_untouched(change: str) -> None:
+    pending = _native.Pending()
+    channel = Joined()
+    push = send_new(pending, channel)
+    case = SimpleNamespace(push=push, channel=channel, message=ok(push), channels=[channel])
+    case.heartbeat_ref = None
+    NEEDS_MORE[change](case)
+    before = slots(push)
+    found = settle_replies(
+        pending, [case.message], *case.channels, heartbeat_ref=case.heartbeat_ref
+    )
+    assert found == (0, None)
+    assert slots(push) == before
+    assert pending.resolve(push.ref) is push
+
+
+def test_a_join_ref_left_empty_counts_as_none() -> None:
+    pending = _native.Pending()
+    channel = Joined()
+    push = send_new(pending, channel)
+    assert settle_replies(pending, [("", *ok(push)[1:])], channel) == (1, None)
+    assert push.done
+
+
+def test_replies_to_no_push_of_the_channel_are_passed_over() -> None:
+    pending = _native.Pending()
+    channel, other = Joined("room:1"), Joined("room:2")
+    theirs = send_new(pending, other)
+    mine = send_new(pending, channel)
+    messages = [
+        ("7", "999", "room:1", "phx_reply", reply("ok", {})),  # no such push
+        ok(theirs, topic="room:1"),  # another channel's: stays pending
+        ok(mine),
+    ]
+    assert settle_replies(pending, messages, channel, other) == (3, None)
+    assert mine.done and not theirs.done
+    assert pending.resolve(theirs.ref) is theirs
+    assert pending.next_deadline() is None
+
+
+def test_messages_that_are_not_a_list_are_left_to_the_caller() -> None:
+    pending = _native.Pending()
+    channel = Joined()
+    push = send_new(pending, channel)
+    assert settle_replies(pending, (ok(push),), channel) == (0, None)
+    assert settle_replies(pending, [], channel) == (0, None)
+    assert not push.done
+
+
+class Refusing:
+    """An awaiter whose ``set_result`` fails although it is not done."""
+
+    def set_result(self, value: Any) -> None:
+        raise RuntimeError("refused")
+
+    def done(self) -> bool:
+        return False
+
+
+def test_a_failure_ends_the_run_after_the_message_that_failed() -> None:
+    pending = _native.Pending()
+    channel = Joined()
+    failing, later = send_new(pending, channel), send_new(pending, channel)
+    failing._waiters = Refusing()
+    index, error = settle_replies(pending, [ok(failing), ok(later)], channel)
+    assert index == 1 and isinstance(error, RuntimeError)
+    assert not later.done
+
+
+def test_settle_replies_keeps_no_extra_references() -> None:
+    pending = _native.Pending()
+    channel = Joined()
+    response = {"id": 1}
+    before = sys.getrefcount(response)
+    for _ in range(100):
+        push = send_new(pending, channel)
+        assert settle_replies(pending, [ok(push, response)], channel) == (1, None)
     del push
     gc.collect()
     assert sys.getrefcount(response) == before
