@@ -76,7 +76,13 @@ from phoenix_fast.protocol.fallback import FallbackPolicy
 from phoenix_fast.push import Push
 from phoenix_fast.serializers._version import vsn_major
 from phoenix_fast.serializers.native import default_codec
-from phoenix_fast.transports.base import Decoder, Encoder, TransportFactory, TransportOptions
+from phoenix_fast.transports.base import (
+    Decoder,
+    Encoder,
+    TransportFactory,
+    TransportOptions,
+    options_from_fields,
+)
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -197,8 +203,11 @@ class Socket:
             self._longpoll = longpoll_factory(longpoller_timeout)
             self._fallback = FallbackPolicy(long_poll_fallback)
         self._fallback_memory: FallbackMemory = fallback_memory
-        self._reconnect_after = with_jitter(reconnect_after, jitter)
-        self._rejoin_after = with_jitter(rejoin_after, jitter)
+        if jitter:  # 0, the default, leaves the backoffs as they are: no call per socket
+            reconnect_after = with_jitter(reconnect_after, jitter)
+            rejoin_after = with_jitter(rejoin_after, jitter)
+        self._reconnect_after = reconnect_after
+        self._rejoin_after = rejoin_after
         log = self._log = SocketLog(logger)
         self._observe_pushes = observe_pushes
         self._observer: Observer | None = None
@@ -649,20 +658,22 @@ class Socket:
 
     def _transport_options(self, params: Mapping[str, Any], token: str | None) -> TransportOptions:
         url = with_query(self.endpoint, params, self.vsn)
-        return TransportOptions(
-            url=url,
-            encode=self._encode,
-            decode=self._decode,
-            protocols=auth_protocols(token) if token else None,
-            headers=list(self._headers),
-            ssl=self._ssl,
-            codec=self._codec,
-            max_message_size=self.max_message_size,
-            connect_timeout=self.connect_timeout,
-            compress=self.compress,
-            max_buffer=self.max_buffer,
-            local_address=self.local_address,
-            redactor=Redactor(url, token, (value for _, value in self._headers)),
+        return options_from_fields(
+            {
+                "url": url,
+                "encode": self._encode,
+                "decode": self._decode,
+                "protocols": auth_protocols(token) if token else None,
+                "headers": list(self._headers),
+                "ssl": self._ssl,
+                "codec": self._codec,
+                "max_message_size": self.max_message_size,
+                "connect_timeout": self.connect_timeout,
+                "compress": self.compress,
+                "max_buffer": self.max_buffer,
+                "local_address": self.local_address,
+                "redactor": Redactor(url, token, (value for _, value in self._headers)),
+            }
         )
 
     def _open_outcome(self) -> Outcome[None]:

@@ -127,3 +127,18 @@ def test_tls_option_for_a_secure_scheme() -> None:
     assert client_ssl(None, "wss") is client_ssl(True, "https")  # one shared default
     with pytest.raises(ValueError, match=r"ssl=False cannot be used with wss://"):
         client_ssl(False, "wss")
+
+
+def test_the_options_a_socket_makes_are_complete_frozen_dataclasses() -> None:
+    from dataclasses import FrozenInstanceError, fields, replace
+
+    socket = Socket(
+        "ws://h/socket", params={"k": "v"}, headers={"X-A": "b"}, max_buffer=9, compress=True
+    )
+    options = socket._transport_options({"k": "v"}, "token")
+    assert set(vars(options)) == {f.name for f in fields(TransportOptions)}
+    made = TransportOptions(**{f.name: getattr(options, f.name) for f in fields(TransportOptions)})
+    assert options == made and repr(options) == repr(made)
+    assert replace(options, compress=False).compress is False
+    with pytest.raises(FrozenInstanceError):
+        options.compress = False  # type: ignore[misc]

@@ -231,13 +231,18 @@ class ConnectionMachine:
     ) -> None:
         if heartbeat_interval is not None and heartbeat_timeout is None:
             raise ValueError("a heartbeat_interval needs a heartbeat_timeout")
-        for name, value in (
-            ("heartbeat_interval", heartbeat_interval),
-            ("heartbeat_timeout", heartbeat_timeout),
-            ("close_wait", close_wait),
+        # one test for the usual valid durations, the names only for an error (every socket
+        # makes a machine: 114 -> 90 bytecodes)
+        if (
+            (heartbeat_interval is not None and heartbeat_interval < 0)
+            or (heartbeat_timeout is not None and heartbeat_timeout < 0)
+            or close_wait < 0
         ):
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must not be negative, not {value!r}")
+            _refuse_negative(
+                heartbeat_interval=heartbeat_interval,
+                heartbeat_timeout=heartbeat_timeout,
+                close_wait=close_wait,
+            )
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
         self.reconnect_after = reconnect_after
@@ -547,3 +552,10 @@ class ConnectionMachine:
             f"<ConnectionMachine {self.phase.value} generation={self.generation} "
             f"tries={self.reconnect_tries} next={self.next_deadline()}>"
         )
+
+
+def _refuse_negative(**durations: float | None) -> None:
+    """Raises for the first negative duration of ``durations``."""
+    for name, value in durations.items():
+        if value is not None and value < 0:
+            raise ValueError(f"{name} must not be negative, not {value!r}")

