@@ -162,6 +162,49 @@ class Socket:
         ValueError: a path endpoint without ``base``, or an unknown scheme or ``vsn``.
     """
 
+    # Slots, not a __dict__: a socket has more attributes than CPython 3.11 keeps inline
+    # (30), so each one's __dict__ was a real dict, made at the 31st attribute; slots make
+    # every attribute load a fixed-offset read and take a GC-tracked dict off every socket.
+    __slots__ = (
+        "__weakref__",
+        "_callbacks",
+        "_codec",
+        "_conn",
+        "_counted",
+        "_deadlines",
+        "_decode",
+        "_encode",
+        "_fallback",
+        "_fallback_memory",
+        "_headers",
+        "_health",
+        "_log",
+        "_longpoll",
+        "_loop",
+        "_machine",
+        "_next_open",
+        "_observe_pushes",
+        "_observer",
+        "_push_observer",
+        "_reconnect_after",
+        "_rejoin_after",
+        "_router",
+        "_sender",
+        "_ssl",
+        "_transport_factory",
+        "auth_token",
+        "compress",
+        "connect_timeout",
+        "endpoint",
+        "local_address",
+        "longpoller_timeout",
+        "max_buffer",
+        "max_message_size",
+        "params",
+        "timeout",
+        "vsn",
+    )
+
     def __init__(
         self,
         endpoint: str,
