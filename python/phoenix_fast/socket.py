@@ -75,7 +75,7 @@ from phoenix_fast.protocol.connection import (
 from phoenix_fast.protocol.fallback import FallbackPolicy
 from phoenix_fast.push import Push
 from phoenix_fast.serializers._version import vsn_major
-from phoenix_fast.serializers.native import default_codec
+from phoenix_fast.serializers.native import default_codec, default_encoder
 from phoenix_fast.transports.base import (
     Decoder,
     Encoder,
@@ -302,11 +302,11 @@ class Socket:
         self._codec: _native.Codec | None = None
         if encode is None and decode is None:
             self._codec = codec = default_codec(vsn_major(vsn))
-            self._encode: Encoder = lambda m: codec.encode(*m)
+            self._encode: Encoder = default_encoder(vsn_major(vsn))
             self._decode: Decoder = codec.decode
         else:
             fallback = default_codec(vsn_major(vsn))
-            self._encode = encode or (lambda m: fallback.encode(*m))
+            self._encode = encode or default_encoder(vsn_major(vsn))
             self._decode = decode or fallback.decode
         self._next_open: Outcome[None] | None = None
         #: The fallback's health-check ping of a just-opened WebSocket.

@@ -14,7 +14,7 @@ from phoenix_fast.message import Message
 from phoenix_fast.serializers._version import vsn_major
 from phoenix_fast.serializers.base import RawFrame
 
-__all__ = ["Serializer", "default_codec"]
+__all__ = ["Serializer", "default_codec", "default_encoder"]
 
 
 @functools.cache
@@ -25,6 +25,14 @@ def default_codec(major: int) -> _native.Codec:
     and event strings, and runs under the GIL) and saves every socket its own cache.
     """
     return _native.Codec(major, orjson.loads, orjson.dumps, True)
+
+
+@functools.cache
+def default_encoder(major: int) -> Callable[[Message], str | bytes]:
+    """``encode(message)`` with :func:`default_codec`'s codec, shared process-wide like it
+    (every socket once made its own closure: two GC-tracked objects a socket)."""
+    codec = default_codec(major)
+    return lambda message: codec.encode(*message)
 
 
 class Serializer:
