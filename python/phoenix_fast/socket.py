@@ -75,7 +75,7 @@ from phoenix_fast.protocol.connection import (
 from phoenix_fast.protocol.fallback import FallbackPolicy
 from phoenix_fast.push import Push
 from phoenix_fast.serializers._version import vsn_major
-from phoenix_fast.serializers.native import default_codec, default_encoder
+from phoenix_fast.serializers.native import default_codec, default_decoder, default_encoder
 from phoenix_fast.transports.base import (
     Decoder,
     Encoder,
@@ -293,21 +293,20 @@ class Socket:
         self.max_buffer = max_buffer
         #: The local IP address connections are made from (None: the system's choice).
         self.local_address = local_address
-        if headers is None:
-            self._headers: list[tuple[str, str]] = []
-        else:
-            self._headers = list(headers.items() if isinstance(headers, Mapping) else headers)
+        # a tuple, shared and empty when there are none (the usual case): nothing to track
+        if isinstance(headers, Mapping):
+            headers = headers.items()
+        self._headers: tuple[tuple[str, str], ...] = tuple(headers) if headers else ()
         self._ssl = ssl
         self.longpoller_timeout = longpoller_timeout
         self._codec: _native.Codec | None = None
         if encode is None and decode is None:
-            self._codec = codec = default_codec(vsn_major(vsn))
+            self._codec = default_codec(vsn_major(vsn))
             self._encode: Encoder = default_encoder(vsn_major(vsn))
-            self._decode: Decoder = codec.decode
+            self._decode: Decoder = default_decoder(vsn_major(vsn))
         else:
-            fallback = default_codec(vsn_major(vsn))
             self._encode = encode or default_encoder(vsn_major(vsn))
-            self._decode = decode or fallback.decode
+            self._decode = decode or default_decoder(vsn_major(vsn))
         self._next_open: Outcome[None] | None = None
         #: The fallback's health-check ping of a just-opened WebSocket.
         self._health: asyncio.Future[float | None] | None = None
@@ -715,7 +714,7 @@ class Socket:
                 "compress": self.compress,
                 "max_buffer": self.max_buffer,
                 "local_address": self.local_address,
-                "redactor": Redactor(url, token, (value for _, value in self._headers)),
+                "redactor": Redactor(url, token, [value for _, value in self._headers]),
             }
         )
 

@@ -14,7 +14,7 @@ from phoenix_fast.message import Message
 from phoenix_fast.serializers._version import vsn_major
 from phoenix_fast.serializers.base import RawFrame
 
-__all__ = ["Serializer", "default_codec", "default_encoder"]
+__all__ = ["Serializer", "default_codec", "default_decoder", "default_encoder"]
 
 
 @functools.cache
@@ -33,6 +33,13 @@ def default_encoder(major: int) -> Callable[[Message], str | bytes]:
     (every socket once made its own closure: two GC-tracked objects a socket)."""
     codec = default_codec(major)
     return lambda message: codec.encode(*message)
+
+
+@functools.cache
+def default_decoder(major: int) -> Callable[[str | bytes], Any]:
+    """:func:`default_codec`'s ``decode``, one bound method shared process-wide (a socket
+    once bound its own)."""
+    return default_codec(major).decode
 
 
 class Serializer:
