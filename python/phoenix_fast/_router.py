@@ -213,11 +213,17 @@ class Router:
                         for binding in bindings:
                             callback = binding.callback
                             try:
-                                if binding.nargs == 1:
+                                nargs = binding.nargs
+                                if nargs == 1:
                                     result = callback(payload)
+                                elif nargs == 3:
+                                    # a stream's binding: no tuple sliced and spread
+                                    result = callback(
+                                        payload, ref, join_ref or channel._join_push.ref
+                                    )
                                 else:
                                     args = (payload, ref, join_ref or channel._join_push.ref)
-                                    result = callback(*args[: binding.nargs])
+                                    result = callback(*args[:nargs])
                             except Exception as exc:
                                 callbacks.failed(callback, exc)
                                 continue

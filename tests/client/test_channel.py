@@ -328,6 +328,21 @@ async def test_on_binds_and_ignores_other_events_with_increasing_refs() -> None:
     await socket.disconnect()
 
 
+async def test_bindings_get_as_many_of_payload_ref_and_join_ref_as_they_take() -> None:
+    socket, server = await connected()
+    channel = socket.channel("topic")
+    await join(channel, server.current)
+    got: list[tuple[Any, ...]] = []
+    channel.on("event", lambda: got.append(()))
+    channel.on("event", lambda payload: got.append((payload,)))
+    channel.on("event", lambda payload, ref: got.append((payload, ref)))
+    channel.on("event", lambda payload, ref, join_ref: got.append((payload, ref, join_ref)))
+    server.current.receive(Message(None, "9", "topic", "event", {"n": 1}))
+    one = {"n": 1}
+    assert got == [(), (one,), (one, "9"), (one, "9", channel.join_ref)]
+    await socket.disconnect()
+
+
 async def test_callbacks_unbound_during_dispatch_still_run() -> None:
     socket, server = await connected()
     channel = socket.channel("topic")
