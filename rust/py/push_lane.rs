@@ -223,11 +223,17 @@ impl PushLane {
         let mut index = 0;
         while index < messages.len() {
             let message = messages.get_item(index)?;
-            match self.settle_reply(&message, topics, pending, heartbeat_ref) {
-                Ok(true) => index += 1,
-                Ok(false) => break,
-                Err(err) => return Ok((index + 1, Some(err))),
+            match self.classify(&message, topics, pending, heartbeat_ref) {
+                Ok(Reply::PassOver) => {}
+                Ok(Reply::Settle { r#ref, push, status, response, waiter }) => {
+                    drop(pending.borrow_mut().resolve(r#ref.to_str()?));
+                    if let Err(err) = self.settle_plain(&push, &status, &response, &waiter) {
+                        return Ok((index + 1, Some(err)));
+                    }
+                }
+                Ok(Reply::Leave) | Err(_) => break,
             }
+            index += 1;
         }
         Ok((index, None))
     }
@@ -285,55 +291,52 @@ impl PushLane {
         Ok(())
     }
 
-    /// Whether `settle_replies` dealt with `message` (settled its push, or passed over a reply
-    /// to no push of its channel's, as `settle` does); false for a message it leaves to the
-    /// caller, having changed nothing.
-    fn settle_reply<'py>(
+    /// What `settle_replies` does with `message`. Only reads: an error here (a string that
+    /// is not valid UTF-8, a channel without the receive loop's attributes) leaves the
+    /// message to the caller, whose loop deals with it as with any other.
+    fn classify<'py>(
         &self,
         message: &Bound<'py, PyAny>,
         topics: &Bound<'py, PyDict>,
         pending: &Bound<'py, Pending>,
         heartbeat_ref: &Bound<'py, PyAny>,
-    ) -> PyResult<bool> {
+    ) -> PyResult<Reply<'py>> {
         let py = message.py();
-        let Ok(message) = message.cast_exact::<PyTuple>() else { return Ok(false) };
+        let Ok(message) = message.cast_exact::<PyTuple>() else { return Ok(Reply::Leave) };
         if message.len() != 5 {
-            return Ok(false);
+            return Ok(Reply::Leave);
         }
         let [join_ref, r#ref, topic, event, payload] =
             [0, 1, 2, 3, 4].map(|index| message.get_item(index).expect("a 5-tuple has 5 items"));
         let (Ok(r#ref), Ok(event)) = (r#ref.cast_exact::<PyString>(), event.cast_exact::<PyString>()) else {
-            return Ok(false);
+            return Ok(Reply::Leave);
         };
         if event.to_str()? != EVENT_REPLY || r#ref.as_any().eq(heartbeat_ref)? {
-            return Ok(false);
+            return Ok(Reply::Leave);
         }
         if !payload.is_exact_instance_of::<PyDict>() || !topic.is_exact_instance_of::<PyString>() {
-            return Ok(false);
+            return Ok(Reply::Leave);
         }
-        let Some(channel) = lone_channel(topics, &topic)? else { return Ok(false) };
+        let Some(channel) = lone_channel(topics, &topic)? else { return Ok(Reply::Leave) };
         if !self.plain_reply_to(&channel, &join_ref, event)? {
-            return Ok(false);
+            return Ok(Reply::Leave);
         }
-        let r#ref = r#ref.to_str()?;
-        let Some(push) = pending.borrow().peek(r#ref).map(|push| push.bind(py).clone()) else {
-            return Ok(true); // no push waits for it: `settle` would find none
+        let Some(push) = pending.borrow().peek(r#ref.to_str()?).map(|push| push.bind(py).clone()) else {
+            return Ok(Reply::PassOver); // no push waits for it: `settle` would find none
         };
         if !push.get_type().is(self.cls.bind(py)) {
-            return Ok(false);
+            return Ok(Reply::Leave);
         }
         if !self.get(&push, CHANNEL).is_some_and(|owner| owner.is(&channel)) {
-            return Ok(true); // another channel's push: it stays pending, as `settle` leaves it
+            return Ok(Reply::PassOver); // another channel's push: it stays pending, as `settle` leaves it
         }
         let status = field(&payload, intern!(py, "status"))?;
         if !is_ok(&status) {
-            return Ok(false);
+            return Ok(Reply::Leave);
         }
-        let Some(waiter) = self.lone_waiter(&push) else { return Ok(false) };
+        let Some(waiter) = self.lone_waiter(&push) else { return Ok(Reply::Leave) };
         let response = field(&payload, intern!(py, "response"))?;
-        drop(pending.borrow_mut().resolve(r#ref));
-        self.settle_plain(&push, &status, &response, &waiter)?;
-        Ok(true)
+        Ok(Reply::Settle { r#ref: r#ref.clone(), push, status, response, waiter })
     }
 
     /// Whether a reply on `channel` with `join_ref` reaches nothing but the channel's pushes:
@@ -410,6 +413,22 @@ impl PushLane {
 /// Whether `value` is a tuple with nothing in it (a push with no `receive` callbacks).
 fn is_empty_tuple(value: &Bound<'_, PyAny>) -> bool {
     value.cast::<PyTuple>().is_ok_and(PyTupleMethods::is_empty)
+}
+
+/// What `settle_replies` makes of one message of a read.
+enum Reply<'py> {
+    /// An `ok` reply to a push that nothing but (at most) one awaiter waits for.
+    Settle {
+        r#ref: Bound<'py, PyString>,
+        push: Bound<'py, PyAny>,
+        status: Bound<'py, PyAny>,
+        response: Bound<'py, PyAny>,
+        waiter: Bound<'py, PyAny>,
+    },
+    /// A plain reply to no push of its channel's: `settle` would leave everything as it is.
+    PassOver,
+    /// Anything else: the caller's loop takes it, and the rest of the read.
+    Leave,
 }
 
 /// The one channel on `topic`, if it has exactly one.

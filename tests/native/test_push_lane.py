@@ -447,6 +447,9 @@ NEEDS_MORE: dict[str, Callable[[SimpleNamespace], None]] = {
     "owner reaction": lambda case: setattr(case.push, "_on_outcome", print),
     "two awaiters": two_awaiters,
     "already settled": lambda case: case.push.set_result("earlier"),
+    # reading fails: the caller's loop meets the message as it would any other
+    "ref not UTF-8": lambda case: setattr(case, "message", ("7", "\ud800", *case.message[2:])),
+    "channel without _hooked": lambda case: delattr(case.channel, "_hooked"),
 }
 
 
