@@ -246,7 +246,7 @@ class Socket:
             self._longpoll = longpoll_factory(longpoller_timeout)
             self._fallback = FallbackPolicy(long_poll_fallback)
         self._fallback_memory: FallbackMemory = fallback_memory
-        if jitter:  # 0, the default, leaves the backoffs as they are: no call per socket
+        if jitter != 0:  # 0, the default, leaves the backoffs as they are: no call per socket
             reconnect_after = with_jitter(reconnect_after, jitter)
             rejoin_after = with_jitter(rejoin_after, jitter)
         self._reconnect_after = reconnect_after

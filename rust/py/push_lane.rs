@@ -27,6 +27,7 @@
 //! instructions, since CPython 3.11's specialised bytecodes read attributes and call methods
 //! for less than the generic C API does.
 
+use pyo3::exceptions::PyException;
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -174,17 +175,15 @@ impl PushLane {
         payload: &Bound<'py, PyAny>,
         channel: &Bound<'py, PyAny>,
     ) -> PyResult<Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
-        let Some(push) = pending.borrow_mut().resolve(r#ref) else {
+        let Some(push) = pending.borrow().peek(r#ref).map(|push| push.bind(py).clone()) else {
             return Ok(None);
         };
-        let push = push.into_bound(py);
         let mine = push.get_type().is(self.cls.bind(py));
         let owner = if mine { self.get(&push, CHANNEL) } else { Some(push.getattr(intern!(py, "channel"))?) };
         if !owner.is_some_and(|owner| owner.is(channel)) {
-            let deadline: Option<f64> = push.getattr(intern!(py, "_deadline"))?.extract()?;
-            pending.borrow_mut().add(r#ref, push.unbind(), deadline)?;
-            return Ok(None);
+            return Ok(None); // another channel's: left pending as it was, timer and place
         }
+        drop(pending.borrow_mut().resolve(r#ref));
         let status = field(payload, intern!(py, "status"))?;
         let response = field(payload, intern!(py, "response"))?;
         if mine && is_ok(&status) && self.settle_ok(&push, &status, &response)? {
@@ -228,6 +227,11 @@ impl PushLane {
                 Ok(Reply::Settle { r#ref, push, status, response, waiter }) => {
                     drop(pending.borrow_mut().resolve(r#ref.to_str()?));
                     if let Err(err) = self.settle_plain(&push, &status, &response, &waiter) {
+                        // the receive loop logs an Exception and goes on; anything else
+                        // (KeyboardInterrupt, SystemExit) goes up, as it would from the loop
+                        if !err.is_instance_of::<PyException>(messages.py()) {
+                            return Err(err);
+                        }
                         return Ok((index + 1, Some(err)));
                     }
                 }
@@ -328,7 +332,7 @@ impl PushLane {
             return Ok(Reply::Leave);
         }
         if !self.get(&push, CHANNEL).is_some_and(|owner| owner.is(&channel)) {
-            return Ok(Reply::PassOver); // another channel's push: it stays pending, as `settle` leaves it
+            return Ok(Reply::PassOver); // another channel's push: left pending, as `settle` leaves it
         }
         let status = field(&payload, intern!(py, "status"))?;
         if !is_ok(&status) {

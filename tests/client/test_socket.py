@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from helpers import URL, connected, join, last, make_socket, settle
 
+from phoenix_fast._backoff import reconnect_after, rejoin_after
 from phoenix_fast._fallback import replace_transport
 from phoenix_fast._types import CloseEvent
 from phoenix_fast.errors import ConnectError, ConnectionClosed
@@ -691,6 +692,16 @@ def test_jitter_spreads_reconnect_and_rejoin_delays() -> None:
     delays = {socket._reconnect_after(10) for _ in range(200)}
     assert all(2.5 <= d <= 5.0 for d in delays) and len(delays) > 100
     assert all(5.0 <= socket._rejoin_after(4) <= 10.0 for _ in range(50))
+
+
+def test_no_jitter_leaves_the_backoffs_as_given_and_a_bad_one_is_refused() -> None:
+    socket = Socket(URL)
+    assert socket._reconnect_after is reconnect_after and socket._rejoin_after is rejoin_after
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="jitter"):
+            Socket(URL, jitter=bad)
+    with pytest.raises(TypeError):
+        Socket(URL, jitter=None)  # type: ignore[arg-type]
 
 
 async def test_disconnect_while_async_params_are_pending() -> None:

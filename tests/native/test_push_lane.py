@@ -534,3 +534,31 @@ def test_settle_replies_keeps_no_extra_references() -> None:
     del push
     gc.collect()
     assert sys.getrefcount(response) == before
+
+
+class Interrupting(Refusing):
+    """An awaiter whose ``set_result`` raises what is not an ``Exception``."""
+
+    def set_result(self, value: Any) -> None:
+        raise KeyboardInterrupt
+
+
+def test_what_is_not_an_exception_goes_up_as_from_the_receive_loop() -> None:
+    pending = _native.Pending()
+    channel = Joined()
+    push = send_new(pending, channel)
+    push._waiters = Interrupting()  # type: ignore[assignment]
+    with pytest.raises(KeyboardInterrupt):
+        settle_replies(pending, [ok(push)], channel)
+
+
+@pytest.mark.parametrize("through", ["settle", "settle_replies"])
+def test_another_channels_push_keeps_its_place_in_the_table(through: str) -> None:
+    pending = _native.Pending()
+    mine, theirs = Joined("room:1"), Joined("room:2")
+    first, second = send_new(pending, theirs), send_new(pending, mine)
+    if through == "settle":
+        assert LANE.settle(pending, first.ref, reply("ok", {}), mine) is None
+    else:
+        assert settle_replies(pending, [ok(first)], mine, theirs) == (1, None)
+    assert pending.drain() == [first, second]
