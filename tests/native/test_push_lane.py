@@ -348,19 +348,6 @@ def test_an_object_of_another_class_is_resolved_through_its_attributes() -> None
     assert "6" in pending
 
 
-def test_settle_keeps_no_extra_references() -> None:
-    pending = _native.Pending()
-    channel = Channel()
-    response = {"id": 1}
-    before = sys.getrefcount(response)
-    for _ in range(100):
-        push = send_new(pending, channel)
-        LANE.settle(pending, push.ref, reply("ok", response), channel)
-    del push
-    gc.collect()
-    assert sys.getrefcount(response) == before
-
-
 # -- settle_replies: the plain replies at the head of a read ---------------------------------
 
 
@@ -523,17 +510,34 @@ def test_a_failure_ends_the_run_after_the_message_that_failed() -> None:
     assert not later.done
 
 
-def test_settle_replies_keeps_no_extra_references() -> None:
+@pytest.mark.parametrize("through", ["settle", "settle_replies"])
+def test_settling_keeps_no_extra_references(through: str) -> None:
     pending = _native.Pending()
     channel = Joined()
     response = {"id": 1}
     before = sys.getrefcount(response)
     for _ in range(100):
         push = send_new(pending, channel)
-        assert settle_replies(pending, [ok(push, response)], channel) == (1, None)
+        if through == "settle":
+            LANE.settle(pending, push.ref, reply("ok", response), channel)
+        else:
+            assert settle_replies(pending, [ok(push, response)], channel) == (1, None)
     del push
     gc.collect()
     assert sys.getrefcount(response) == before
+
+
+def test_a_later_reply_is_checked_again_unless_its_topic_and_join_ref_are_the_same() -> None:
+    pending = _native.Pending()
+    channel = Joined()
+    first, second, third = (send_new(pending, channel) for _ in range(3))
+    same = ok(first)
+    # an equal join_ref in another string object: checked again, and accepted
+    equal = (str(int("7")), second.ref, *ok(second)[2:])
+    assert equal[0] is not same[0]
+    stale = ("8", third.ref, *ok(third)[2:])  # another join's: checked again, and refused
+    assert settle_replies(pending, [same, equal, stale], channel) == (2, None)
+    assert first.done and second.done and not third.done
 
 
 class Interrupting(Refusing):
