@@ -13,6 +13,16 @@ from helpers import connected, join, settle
 
 from phoenix_fast.channel import Channel
 from phoenix_fast.push import Push
+from phoenix_fast.socket import Socket
+from phoenix_fast.transports.mock import MockTransport
+
+
+async def joined(**options: Any) -> tuple[Socket, MockTransport, Channel]:
+    """A connected socket over a MockTransport, and its channel on "room:a", joined."""
+    socket, server = await connected(**options)
+    channel = socket.channel("room:a")
+    await join(channel, server.current)
+    return socket, server, channel
 
 
 def reply_frame(channel: Channel, push: Push, response: Any, status: str = "ok") -> str:
@@ -25,9 +35,7 @@ def event_frame(channel: Channel, event: str, payload: Any) -> str:
 
 
 async def test_replies_and_events_of_one_read_are_handled_in_order() -> None:
-    socket, server = await connected()
-    channel = socket.channel("room:a")
-    await join(channel, server.current)
+    socket, server, channel = await joined()
     first, second, third = (channel.push(event, {}) for event in ("a", "b", "c"))
     seen: list[Any] = []
     channel.on("news", lambda payload: seen.append([p.received for p in (first, second, third)]))
@@ -45,9 +53,7 @@ async def test_replies_and_events_of_one_read_are_handled_in_order() -> None:
 
 
 async def test_a_reply_behind_an_error_reply_still_settles_its_push() -> None:
-    socket, server = await connected()
-    channel = socket.channel("room:a")
-    await join(channel, server.current)
+    socket, server, channel = await joined()
     refused, accepted = channel.push("a", {}), channel.push("b", {})
     server.current.receive(
         reply_frame(channel, refused, {"reason": "no"}, "error"),
@@ -61,9 +67,9 @@ async def test_a_reply_behind_an_error_reply_still_settles_its_push() -> None:
 
 async def test_an_observer_still_hears_of_every_push_settled_by_a_reply() -> None:
     seen: list[tuple[str, dict[str, Any]]] = []
-    socket, server = await connected(observer=lambda event, data: seen.append((event, dict(data))))
-    channel = socket.channel("room:a")
-    await join(channel, server.current)
+    socket, server, channel = await joined(
+        observer=lambda event, data: seen.append((event, dict(data)))
+    )
     pushes = [channel.push("a", {}), channel.push("b", {})]
     server.current.receive(*(reply_frame(channel, push, {}) for push in pushes))
     await settle()
@@ -76,9 +82,7 @@ async def test_an_observer_still_hears_of_every_push_settled_by_a_reply() -> Non
 
 
 async def test_phx_reply_bindings_still_see_every_reply() -> None:
-    socket, server = await connected()
-    channel = socket.channel("room:a")
-    await join(channel, server.current)
+    socket, server, channel = await joined()
     bound: list[Any] = []
     channel.on("phx_reply", bound.append)
     pushes = [channel.push("a", {}), channel.push("b", {})]
@@ -90,9 +94,7 @@ async def test_phx_reply_bindings_still_see_every_reply() -> None:
 
 async def test_tracing_still_logs_every_reply(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="replies")
-    socket, server = await connected(logger=logging.getLogger("replies"))
-    channel = socket.channel("room:a")
-    await join(channel, server.current)
+    socket, server, channel = await joined(logger=logging.getLogger("replies"))
     pushes = [channel.push("a", {}), channel.push("b", {})]
     caplog.clear()
     server.current.receive(*(reply_frame(channel, push, n) for n, push in enumerate(pushes)))
@@ -102,9 +104,7 @@ async def test_tracing_still_logs_every_reply(caplog: pytest.LogCaptureFixture) 
 
 
 async def test_a_reply_read_after_a_close_in_the_same_read_is_dropped() -> None:
-    socket, server = await connected()
-    channel = socket.channel("room:a")
-    await join(channel, server.current)
+    socket, server, channel = await joined()
     closing, late = channel.push("a", {}), channel.push("b", {})
     closing.receive("ok", lambda response: socket.disconnect())
     server.current.receive(reply_frame(channel, closing, 1), reply_frame(channel, late, 2))
