@@ -129,11 +129,13 @@ def _on_signals(stop: asyncio.Event) -> None:
 async def _serve(args: argparse.Namespace) -> None:
     from phoenix_fast.testing import ReferenceServer
     from phoenix_fast.testing.config import config_from_args
+    from phoenix_fast.testing.heap import freeze_startup_heap
 
     config = config_from_args(args)
     stop = asyncio.Event()
     _on_signals(stop)
     async with ReferenceServer(config) as server:
+        freeze_startup_heap()
         print(server.url, flush=True)
         await stop.wait()
 

@@ -173,6 +173,7 @@ def _reap(proc: subprocess.Popen[str]) -> None:
 async def _serve_one(args: argparse.Namespace) -> None:
     from . import ReferenceServer
     from .config import config_from_args
+    from .heap import freeze_startup_heap
 
     config = config_from_args(args, workers=args.workers)
     stop = asyncio.Event()
@@ -183,6 +184,7 @@ async def _serve_one(args: argparse.Namespace) -> None:
     transport, _ = await loop.connect_read_pipe(lambda: _EndsWith(stop), sys.stdin)
     try:
         async with ReferenceServer(config) as server:
+            freeze_startup_heap()
             print(server.url, flush=True)
             await stop.wait()
     finally:
