@@ -1,6 +1,6 @@
 """Where S5's floor is: 200 sockets connected and joined by the least an asyncio client does.
 
-    python benches/s5_floor.py [--rounds 9] [--sockets 200] [--url ws://...]
+    python benches/s5_floor.py [--rounds 9] [--sockets 200] [--url ws://...] [--pin] [--wire]
 
 Three clients take turns against one reference server, each in a fresh process, and the
 medians of their S5 times (connect and join every socket at once, as ``scenarios.py s5``)
@@ -17,18 +17,33 @@ The gap between ``bare`` and ``phoenix_fast`` is the cost of the client's own ma
 (the socket and channel objects, their state machines, the pending-push table, the
 awaitables); under ``valgrind --tool=callgrind`` the ``--child bare`` run at two sizes gives
 the floor's instructions per socket.
+
+``--pin`` runs the server (when this script starts it) on CPU 1 and the clients on CPU 0, as
+``scenarios.py --pin``.
+
+``--wire`` (Linux, root and ``tcpdump``) records each run's packets on the loopback and tells
+when the wire saw each step, from the first SYN: the last SYN, the first and last upgrade
+request (``GET``), the last ``101`` answer and the last join reply; and ``before wire``, the
+client's own time before its first SYN (its time minus the span from the first SYN to the
+last reply). Session 9 found with it that phoenix_fast's S5 loses to the Rust client before
+the first SYN (the sockets' set-up in Python) and wins after it (CHANGELOG).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -98,37 +113,141 @@ def run_client(name: str, url: str, sockets: int) -> float:
     return float(result["seconds"])
 
 
+#: The wire's steps, in the order they happen, as ``--wire`` reports them.
+WIRE_STEPS = ("last SYN", "first GET", "last GET", "last 101", "last reply")
+
+_PACKET = re.compile(r"^(\d+\.\d+) IP \S+ > (\S+): Flags \[([^\]]*)\].* length (\d+)")
+
+
+@contextlib.contextmanager
+def captured(port: int) -> Iterator[dict[str, float]]:
+    """tcpdump on the loopback for ``port`` while the block runs (the first 256 bytes of each
+    packet: the headers, the HTTP start line, a short frame); the dict it yields is filled
+    with the ``wire_steps`` of what it saw when the block ends."""
+    steps: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "s5.pcap"
+        cmd = ["tcpdump", "-i", "lo", "-n", "-s", "256", "-w", str(path), f"tcp port {port}"]
+        dump = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+        assert dump.stderr is not None
+        dump.stderr.readline()  # "listening on lo ...": the capture is on
+        try:
+            yield steps
+        finally:
+            time.sleep(0.1)
+            dump.terminate()
+            dump.wait()
+            dump.stderr.close()
+        steps.update(wire_steps(path, port))
+
+
+def wire_steps(path: Path, port: int) -> dict[str, float]:
+    """When each of ``WIRE_STEPS`` happened in the capture at ``path``, in ms after the first
+    SYN."""
+    dump = subprocess.run(
+        ["tcpdump", "-r", str(path), "-n", "-tt", "-A"], capture_output=True, text=True, check=True
+    )
+    return steps_from_dump(dump.stdout, port)
+
+
+def steps_from_dump(text: str, port: int) -> dict[str, float]:
+    """``wire_steps`` of tcpdump's text (``-n -tt -A``): a line per packet, then its bytes."""
+    seen: dict[str, list[float]] = {"SYN": [], "GET": [], "101": [], "reply": []}
+    packet: tuple[float, bool, str, int] | None = None
+    body: list[str] = []
+    for line in [*text.splitlines(), "0.0 IP end > end: Flags [] length 0"]:
+        match = _PACKET.match(line)
+        if match is None:
+            body.append(line)
+            continue
+        if packet is not None:
+            _classify(*packet, "".join(body), seen)
+        to_server = match.group(2).endswith(f".{port}")
+        packet, body = (float(match.group(1)), to_server, match.group(3), int(match.group(4))), []
+    start = min(seen["SYN"])
+    at = {name: [(t - start) * 1000 for t in times] for name, times in seen.items()}
+    return {
+        "last SYN": max(at["SYN"]),
+        "first GET": min(at["GET"]),
+        "last GET": max(at["GET"]),
+        "last 101": max(at["101"]),
+        "last reply": max(at["reply"]),
+    }
+
+
+def _classify(
+    at: float, to_server: bool, flags: str, length: int, body: str, seen: dict[str, list[float]]
+) -> None:
+    if to_server and flags == "S":
+        seen["SYN"].append(at)
+    elif length and to_server and "GET /" in body:
+        seen["GET"].append(at)
+    elif length and not to_server and "HTTP/1.1 101" in body:
+        seen["101"].append(at)
+    elif length and not to_server and "phx_reply" in body:
+        seen["reply"].append(at)
+
+
+def _runner(name: str) -> Callable[[str, int], float]:
+    if name == "bare":
+        return run_bare
+    return lambda url, sockets: run_client(name, url, sockets)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--sockets", type=int, default=200)
     parser.add_argument("--url", help="a running server (default: start the reference server)")
+    parser.add_argument("--pin", action="store_true", help="server on CPU 1, clients on CPU 0")
+    parser.add_argument("--wire", action="store_true", help="time the steps on the wire")
     parser.add_argument("--child", choices=["bare"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps({"seconds": uvloop.run(bare_s5(args.url, args.sockets))}))
         return 0
+    if args.wire and shutil.which("tcpdump") is None:
+        parser.error("--wire needs tcpdump (apt-get install tcpdump) and root")
     clients = ["bare", "phoenix_fast"] + (["rust"] if scenarios.RUST_PEER.is_file() else [])
+    if args.pin:
+        os.sched_setaffinity(0, {1})  # the server inherits this process's CPU...
     server = None if args.url else scenarios.ServerProcess(max_channels=1_000_000).start()
+    if args.pin:
+        os.sched_setaffinity(0, {0})  # ...and every client this one
     url = args.url or server.url  # type: ignore[union-attr]
+    port = urlsplit(url).port or 80
     times: dict[str, list[float]] = {name: [] for name in clients}
+    wire: dict[str, list[dict[str, float]]] = {name: [] for name in clients}
     try:
         for r in range(args.rounds):
             for name in clients[r % len(clients) :] + clients[: r % len(clients)]:
                 time.sleep(0.3)  # the previous client's closes are the server's work
-                run = run_bare if name == "bare" else lambda u, n, c=name: run_client(c, u, n)
-                times[name].append(run(url, args.sockets) * 1000)
+                capture: contextlib.AbstractContextManager[dict[str, float]] = (
+                    captured(port) if args.wire else contextlib.nullcontext({})
+                )
+                with capture as steps:
+                    times[name].append(_runner(name)(url, args.sockets) * 1000)
+                if steps:
+                    wire[name].append(steps)
     finally:
         if server is not None:
             server.stop()
     for name, values in times.items():
-        values.sort()
         print(
             f"{name:>13}: {statistics.median(values):.1f} ms "
-            f"(min {values[0]:.1f}, max {values[-1]:.1f}; {args.rounds} rounds, "
+            f"(min {min(values):.1f}, max {max(values):.1f}; {args.rounds} rounds, "
             f"{args.sockets} sockets)"
         )
+        if wire[name]:
+            print(" " * 15 + _wire_line(times[name], wire[name]))
     return 0
+
+
+def _wire_line(times: list[float], runs: list[dict[str, float]]) -> str:
+    """The medians of the wire's steps, and of the time before the first SYN."""
+    steps = [f"{step} {statistics.median(run[step] for run in runs):.1f}" for step in WIRE_STEPS]
+    before = statistics.median(t - run["last reply"] for t, run in zip(times, runs, strict=True))
+    return f"wire, ms after the first SYN: {', '.join(steps)}; before wire {before:.1f}"
 
 
 if __name__ == "__main__":

@@ -146,3 +146,34 @@ def test_s4_floor_compares_the_bare_client_with_phoenix_fast() -> None:
         assert set(named) == {"rate", "p50_ms", "p99_ms", "cpu_us_per_op"}
         assert float(named["p99_ms"].split(" ms", 1)[0]) >= float(named["p50_ms"].split(" ms")[0])
         assert float(named["cpu_us_per_op"].split(" ", 1)[0]) > 0
+
+
+def test_s5_floor_reads_the_steps_of_s5_off_the_wire() -> None:
+    sys.path.insert(0, str(ROOT / "benches"))
+    try:
+        from s5_floor import steps_from_dump
+    finally:
+        sys.path.remove(str(ROOT / "benches"))
+
+    def packet(at: float, to_server: bool, flags: str, body: str = "") -> str:
+        client, server = "127.0.0.1.50001", "127.0.0.1.4497"
+        ends = f"{client} > {server}" if to_server else f"{server} > {client}"
+        line = f"{100 + at / 1000:.6f} IP {ends}: Flags [{flags}], seq 1, length {len(body)}"
+        return "\n".join([line, "E..<..@.@.....", *body.splitlines()])
+
+    dump = "\n".join(
+        [
+            packet(0.0, True, "S"),
+            packet(0.01, False, "S."),
+            packet(2.0, True, "S"),
+            packet(3.0, True, "P.", "....GET /socket/websocket?vsn=2.0.0 HTTP/1.1\nHost: x"),
+            packet(4.5, True, "P.", "....GET /socket/websocket?vsn=2.0.0 HTTP/1.1"),
+            packet(6.0, False, "P.", "HTTP/1.1 101 Switching Protocols\nUpgrade: websocket"),
+            packet(7.0, True, "P.", ".....masked join"),
+            packet(9.0, False, "P.", '..["1","1","echo:a","phx_reply",{"status":"ok"}]'),
+            packet(9.5, True, "F."),
+        ]
+    )
+    steps = steps_from_dump(dump, 4497)
+    expected = {"last SYN": 2.0, "first GET": 3.0, "last GET": 4.5, "last 101": 6.0}
+    assert steps == pytest.approx({**expected, "last reply": 9.0}, abs=1e-3)
