@@ -145,7 +145,9 @@ RUST_PEER := benches/rust_peer/target/release/rust_peer
 # Interleaved rounds of the WebSocket scenarios (medians and spreads); 5 or more to compare.
 SCENARIO_ROUNDS ?= 5
 # S4's p99 and S5 swing by 10-20% from round to round, and the two clients by as much from
-# series to series: their comparison with the Rust client needs about 30 rounds.
+# series to series: their comparison with the Rust client needs about 30 rounds. That pass
+# is pinned (server on CPU 1, clients on CPU 0): unpinned, 6 of 14 S5 runs were slow against
+# 1 of 16 pinned, when the scheduler shared a core between client and server (session 9).
 SCENARIO_LONG_ROUNDS ?= 30
 
 $(RUST_PEER): benches/rust_peer/Cargo.toml benches/rust_peer/Cargo.lock benches/rust_peer/src/main.rs
@@ -173,7 +175,7 @@ bench-scenarios: build js rust-peer ## client scenarios S1-S5, phoenix_fast agai
 	mkdir -p .benchmarks
 	$(PY) benches/scenarios.py --rounds $(SCENARIO_ROUNDS) --json .benchmarks/scenarios.json
 	$(PY) benches/scenarios.py --transport longpoll --only s1 s4 --rounds $(SCENARIO_ROUNDS) --json .benchmarks/scenarios-longpoll.json
-	$(PY) benches/scenarios.py --peers rust --only s4 s5 --rounds $(SCENARIO_LONG_ROUNDS) --json .benchmarks/scenarios-s4-s5.json
+	$(PY) benches/scenarios.py --peers rust --only s4 s5 --rounds $(SCENARIO_LONG_ROUNDS) --pin --json .benchmarks/scenarios-s4-s5.json
 
 .PHONY: bench-s4-floor
 bench-s4-floor: build rust-peer ## S4 by a bare asyncio protocol (the floor), phoenix_fast and the Rust client, 15 rounds
