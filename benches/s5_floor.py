@@ -26,7 +26,8 @@ when the wire saw each step, from the first SYN: the last SYN, the first and las
 request (``GET``), the last ``101`` answer and the last join reply; and ``before wire``, the
 client's own time before its first SYN (its time minus the span from the first SYN to the
 last reply). Session 9 found with it that phoenix_fast's S5 loses to the Rust client before
-the first SYN (the sockets' set-up in Python) and wins after it (CHANGELOG).
+the first SYN (the sockets' set-up in Python), and that its fastest run is ahead after it
+(CHANGELOG).
 """
 
 from __future__ import annotations
