@@ -182,8 +182,8 @@ bench-s4-floor: build rust-peer ## S4 by a bare asyncio protocol (the floor), ph
 	$(PY) benches/s4_floor.py
 
 .PHONY: bench-s5-floor
-bench-s5-floor: build rust-peer ## S5 by a bare asyncio protocol (the floor), phoenix_fast and the Rust client, 9 rounds
-	$(PY) benches/s5_floor.py
+bench-s5-floor: build rust-peer ## S5 by a bare asyncio protocol (the floor), phoenix_fast and the Rust client, 15 pinned rounds
+	$(PY) benches/s5_floor.py --pin --rounds 15
 
 .PHONY: soak
 soak: build ## 1,000 channels through FaultProxy, a random fault every 5-20 s, 10 min (SOAK_ARGS="--minutes 1")
