@@ -131,7 +131,12 @@ def captured(port: int) -> Iterator[dict[str, float]]:
         cmd = ["tcpdump", "-i", "lo", "-n", "-s", "256", "-w", str(path), f"tcp port {port}"]
         dump = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
         assert dump.stderr is not None
-        dump.stderr.readline()  # "listening on lo ...": the capture is on
+        said = dump.stderr.readline()  # "listening on lo ...": the capture is on
+        if "listening on" not in said:
+            dump.kill()
+            dump.wait()
+            dump.stderr.close()
+            raise RuntimeError(f"tcpdump did not start (root is needed): {said.strip()}")
         try:
             yield steps
         finally:
@@ -165,6 +170,9 @@ def steps_from_dump(text: str, port: int) -> dict[str, float]:
             _classify(*packet, "".join(body), seen)
         to_server = match.group(2).endswith(f".{port}")
         packet, body = (float(match.group(1)), to_server, match.group(3), int(match.group(4))), []
+    if not all(seen.values()):
+        missing = [name for name, times in seen.items() if not times]
+        raise RuntimeError(f"no {', '.join(missing)} seen on port {port}: not an S5 run?")
     start = min(seen["SYN"])
     at = {name: [(t - start) * 1000 for t in times] for name, times in seen.items()}
     return {

@@ -177,3 +177,6 @@ def test_s5_floor_reads_the_steps_of_s5_off_the_wire() -> None:
     steps = steps_from_dump(dump, 4497)
     expected = {"last SYN": 2.0, "first GET": 3.0, "last GET": 4.5, "last 101": 6.0}
     assert steps == pytest.approx({**expected, "last reply": 9.0}, abs=1e-3)
+    # a capture without the replies (another port, a failed run) says what it missed
+    with pytest.raises(RuntimeError, match="no reply seen on port 4497"):
+        steps_from_dump(dump.replace("phx_reply", "phx_other"), 4497)
