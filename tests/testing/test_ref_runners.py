@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import aiohttp
 import pytest
@@ -78,16 +80,14 @@ async def test_server_process_and_restart() -> None:
         ServerProcess(nope=1)
 
 
-def test_cli_serve_prints_url_and_stops_on_sigterm() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "phoenix_fast.cli", "serve", "--port", "0", "--max-channels", "5"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+@contextlib.contextmanager
+def _serving(command: list[str]) -> Iterator[IO[str]]:
+    """A ``serve`` process and its output; SIGTERM at the end of the block, after which it
+    must exit with 0 (killed and reaped whatever happens)."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        assert line.startswith("ws://127.0.0.1:") and line.endswith("/socket")
+        yield proc.stdout
         proc.terminate()
         assert proc.wait(scaled(10)) == 0
     finally:
@@ -96,6 +96,13 @@ def test_cli_serve_prints_url_and_stops_on_sigterm() -> None:
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_cli_serve_prints_url_and_stops_on_sigterm() -> None:
+    serve = ["serve", "--port", "0", "--max-channels", "5"]
+    with _serving([sys.executable, "-m", "phoenix_fast.cli", *serve]) as output:
+        line = output.readline().strip()
+        assert line.startswith("ws://127.0.0.1:") and line.endswith("/socket")
 
 
 def test_cli_serve_freezes_its_startup_heap() -> None:
@@ -115,20 +122,10 @@ def test_cli_serve_freezes_its_startup_heap() -> None:
         sys.exit(cli.main(["serve", "--port", "0", "--max-channels", "5"]))
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", spy], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().startswith("ws://127.0.0.1:")
-        frozen = int(proc.stdout.readline().strip().removeprefix("frozen="))
+    with _serving([sys.executable, "-c", spy]) as output:
+        assert output.readline().startswith("ws://127.0.0.1:")
+        frozen = int(output.readline().strip().removeprefix("frozen="))
         assert frozen > 10_000  # the modules, aiohttp's application, the loop
-        proc.terminate()
-        assert proc.wait(scaled(10)) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def test_freeze_startup_heap_moves_the_survivors_out_of_reach() -> None:
